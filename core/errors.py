@@ -1,0 +1,106 @@
+"""One exception tree for every decision the core makes, and its rendering per profile.
+
+    ArenaError                    every refusal the API can answer with
+    ├── FormError                 /token input that fails the form rules        (422)
+    ├── InvalidCredentials        unknown user or wrong password                (400)
+    ├── AuthError                 protected routes
+    │   ├── NotAuthenticated      no credentials or another scheme               (401)
+    │   ├── InvalidToken          any token that fails verification              (401)
+    │   ├── InsufficientScope     a required scope missing                       (401 / 403)
+    │   └── InactiveUser          a disabled user on /users/me/...               (400)
+    ├── MalformedBody             a body that cannot be parsed                   (400)
+    ├── BodyTooLarge              request body over the limit                    (413)
+    ├── NotFound / MethodNotAllowed  routing (H7)                               (404 / 405)
+    ├── StoreUnavailable          the user store cannot be reached               (503)
+    └── InternalError             anything unexpected                            (500)
+
+An adapter renders any of them with one handler: `profile.render(error)` (see profiles.py)
+gives status, JSON body and headers. Errors carry facts, never wording: the wording
+belongs to the profile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+class ArenaError(Exception):
+    """Base of every error the API answers with."""
+
+
+class FormError(ArenaError):
+    """FastAPI-shaped validation entries: [{"type", "loc", "msg", "input"(, "ctx")}]."""
+
+    def __init__(self, errors: Sequence[dict[str, Any]]) -> None:
+        super().__init__(f"{len(errors)} invalid form field(s)")
+        self.errors = list(errors)
+
+
+class InvalidCredentials(ArenaError):
+    """Unknown user or wrong password (one error for both: no user enumeration)."""
+
+
+class AuthError(ArenaError):
+    def __init__(self, required: Sequence[str] = (), reason: str = "") -> None:
+        super().__init__(reason or type(self).__name__)
+        self.required = tuple(required)
+        self.reason = reason
+
+
+class NotAuthenticated(AuthError):
+    pass
+
+
+class InvalidToken(AuthError):
+    pass
+
+
+class InsufficientScope(AuthError):
+    pass
+
+
+class InactiveUser(AuthError):
+    pass
+
+
+class BodyTooLarge(ArenaError):
+    pass
+
+
+class MalformedBody(ArenaError):
+    """A body the framework could not parse at all (e.g. broken multipart)."""
+
+
+class StoreUnavailable(ArenaError):
+    pass
+
+
+class InternalError(ArenaError):
+    pass
+
+
+class NotFound(ArenaError):
+    """No route for the path (H7)."""
+
+
+class MethodNotAllowed(ArenaError):
+    """The path exists, the method does not (H7)."""
+
+    def __init__(self, allowed: Sequence[str]) -> None:
+        super().__init__(f"allowed: {', '.join(allowed)}")
+        self.allowed = tuple(allowed)
+
+
+def for_http_status(status: int, headers: Mapping[str, str] | None = None) -> ArenaError:
+    """The core error for a status a framework raised by itself (routing, body parsing)."""
+    if status == 404:
+        return NotFound()
+    if status == 405:
+        allow = (headers or {}).get("Allow", "")
+        return MethodNotAllowed([method.strip() for method in allow.split(",") if method.strip()])
+    if status == 413:
+        return BodyTooLarge()
+    if status == 400:
+        return MalformedBody()
+    return InternalError(f"unexpected framework status {status}")

@@ -1,0 +1,135 @@
+"""The use cases: login, authenticate, the items query. The composition root of the core.
+
+An adapter builds one `Arena` per app and calls it; every decision is made here.
+Nothing is opened at construction (H10): the store and the key are reached on first use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from core import scopes as scope_rules
+from core.errors import (
+    ArenaError,
+    InactiveUser,
+    InsufficientScope,
+    InternalError,
+    InvalidCredentials,
+    InvalidToken,
+    NotAuthenticated,
+)
+from core.forms import TokenRequest
+from core.passwords import PasswordService
+from core.profiles import ErrorResponse, Profile, get_profile
+from core.settings import Settings
+from core.stores import UserStore, open_store
+from core.tokens import TokenService
+from core.users import DEMO_ITEMS, DEMO_USERS, User
+
+#: Headers every successful /token answer carries (RFC 6749 §5.1).
+TOKEN_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, or None when there are no
+    bearer credentials at all (absent, empty, or another scheme; the scheme is case-insensitive).
+    Splits at the first space exactly as FastAPI's OAuth2PasswordBearer does, so "Bearer " gives
+    an empty token (an invalid one, not a missing one)."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token
+
+
+class Arena:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings if settings is not None else Settings()
+        self.profile: Profile = get_profile(self.settings.profile)
+        self.passwords = PasswordService(self.settings.password_profile)
+        self.tokens = TokenService(
+            self.settings.resolve_secret_key, self.settings.access_token_expire_minutes * 60
+        )
+        self._store = open_store(self.settings.effective_database_url)
+        self._seeded = not self.settings.demo_users
+        self._seeding = asyncio.Lock()
+
+    async def store(self) -> UserStore:
+        """The store, with the demo users put into it first when asked for and it is empty."""
+        if not self._seeded:
+            async with self._seeding:
+                if not self._seeded:
+                    await seed_demo(self._store)
+                    self._seeded = True
+        return self._store
+
+    async def close(self) -> None:
+        await self._store.close()
+
+    def render(self, error: Exception) -> ErrorResponse:
+        """Status, body and headers for any error, in the active profile's words."""
+        return self.profile.render(error if isinstance(error, ArenaError) else InternalError())
+
+    async def login(self, form: TokenRequest) -> dict[str, Any]:
+        """POST /token: the token response body, or InvalidCredentials."""
+        store = await self.store()
+        user = await store.get_user(form.username)
+        result = await self.passwords.verify(
+            form.password, None if user is None else user.hashed_password
+        )
+        if user is None or not result.ok:
+            raise InvalidCredentials()
+        if result.new_hash is not None:
+            await store.update_user(user.username, hashed_password=result.new_hash)
+        granted = scope_rules.grant(scope_rules.parse_requested(form.scope), user.scopes)
+        issued = self.tokens.issue(user.username, granted)
+        return {
+            "access_token": issued.access_token,
+            "token_type": "bearer",
+            "expires_in": issued.expires_in,
+            "scope": issued.scope,
+        }
+
+    async def authenticate(
+        self, token: str | None, required: Sequence[str] = (), *, active: bool = False
+    ) -> User:
+        """A protected route's caller, checked in CONTRACT.md's order: credentials present, token
+        valid and naming an existing user, required scopes held, then (with `active`) not
+        disabled. `token` is what `bearer_token()` returned; `required` is the route's chain."""
+        required = tuple(required)
+        if token is None:
+            raise NotAuthenticated(required)
+        try:
+            claims = self.tokens.verify(token)
+        except InvalidToken as exc:
+            raise InvalidToken(required, exc.reason) from None
+        user = await (await self.store()).get_user(claims.subject)
+        if user is None:
+            raise InvalidToken(required, "unknown user")
+        if scope_rules.missing(required, claims.scopes):
+            raise InsufficientScope(required)
+        return self.require_active(user) if active else user
+
+    def require_active(self, user: User) -> User:
+        """Routes under /users/me/ refuse disabled users, after the scope check."""
+        if user.disabled:
+            raise InactiveUser()
+        return user
+
+    async def items(self, user: User) -> list[dict[str, str]]:
+        """GET /users/me/items/: the caller's items ordered by item_id."""
+        return [item.public() for item in await (await self.store()).items_for(user.username)]
+
+
+async def seed_demo(store: UserStore) -> bool:
+    """Put the demo users and their items into an empty store. True if it did."""
+    if not await store.is_empty():
+        return False
+    for user in DEMO_USERS:
+        await store.add_user(user)
+    for item in DEMO_ITEMS:
+        await store.add_item(item)
+    return True

@@ -1,0 +1,81 @@
+"""Settings: the ARENA_* environment variables of CONTRACT.md, also buildable by keyword.
+
+Nothing here touches the disk at construction time (H10); the key file is read or created
+the first time a key is needed, through `Settings.resolve_secret_key()`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_KEY_BYTES = 32
+KEY_FILE_NAME = "secret.key"
+
+Profile = Literal["tutorial", "strict"]
+PasswordProfile = Literal["recommended", "cheap"]
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message is meant for a person."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ARENA_", frozen=True, extra="forbid")
+
+    secret_key: SecretStr | None = None
+    database_url: str | None = None
+    profile: Profile = "tutorial"
+    access_token_expire_minutes: int = Field(default=30, gt=0, le=60 * 24 * 365)
+    demo_users: bool = False
+    data_dir: Path = Path("var")
+    # Tests only: argon2 with minimal cost where the hash cost is not the point.
+    password_profile: PasswordProfile = "recommended"  # noqa: S105 (a profile name)
+
+    @field_validator("secret_key")
+    @classmethod
+    def _key_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < MIN_KEY_BYTES:
+            raise ValueError(
+                f"ARENA_SECRET_KEY must be at least {MIN_KEY_BYTES} bytes "
+                "(generate one with: python -c 'import secrets; print(secrets.token_hex(32))')"
+            )
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'arena.db'}"
+
+    @property
+    def key_file(self) -> Path:
+        return self.data_dir / KEY_FILE_NAME
+
+    def resolve_secret_key(self) -> bytes:
+        """The HMAC key: ARENA_SECRET_KEY, else the key file, created (mode 0600) if absent."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        return _read_or_create_key_file(self.key_file)
+
+
+def _read_or_create_key_file(path: Path) -> bytes:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # O_EXCL: two processes starting together must not both write a key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_bytes().strip()
+        if len(key) < MIN_KEY_BYTES:
+            raise SettingsError(
+                f"key file {path} holds fewer than {MIN_KEY_BYTES} bytes; "
+                "delete it to have a new one generated"
+            ) from None
+        return key
+    key = secrets.token_hex(32).encode()
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(key + b"\n")
+    return key

@@ -1,0 +1,69 @@
+"""`memory://`: a store in a dict, for tests and throwaway runs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from core.users import Item, UnknownUser, User, UserExists
+
+
+class DuplicateItem(ValueError):
+    pass
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self._users: dict[str, User] = {}
+        self._items: dict[str, set[str]] = {}
+
+    async def close(self) -> None:
+        return None
+
+    async def get_user(self, username: str) -> User | None:
+        return self._users.get(username)
+
+    async def list_users(self) -> list[User]:
+        return [self._users[name] for name in sorted(self._users)]
+
+    async def add_user(self, user: User) -> None:
+        if user.username in self._users:
+            raise UserExists(user.username)
+        self._users[user.username] = user
+        self._items[user.username] = set()
+
+    async def update_user(
+        self,
+        username: str,
+        *,
+        disabled: bool | None = None,
+        scopes: tuple[str, ...] | None = None,
+        hashed_password: str | None = None,
+    ) -> None:
+        user = self._users.get(username)
+        if user is None:
+            raise UnknownUser(username)
+        self._users[username] = dataclasses.replace(
+            user,
+            disabled=user.disabled if disabled is None else disabled,
+            scopes=user.scopes if scopes is None else scopes,
+            hashed_password=hashed_password or user.hashed_password,
+        )
+
+    async def delete_user(self, username: str) -> None:
+        if self._users.pop(username, None) is None:
+            raise UnknownUser(username)
+        del self._items[username]
+
+    async def add_item(self, item: Item) -> None:
+        owned = self._items.get(item.owner)
+        if owned is None:
+            raise UnknownUser(item.owner)
+        if item.item_id in owned:
+            raise DuplicateItem(f"{item.owner} already has item {item.item_id}")
+        owned.add(item.item_id)
+
+    async def items_for(self, owner: str) -> list[Item]:
+        return [Item(item_id, owner) for item_id in sorted(self._items.get(owner, ()))]
+
+    async def is_empty(self) -> bool:
+        return not self._users

@@ -1,0 +1,155 @@
+"""Access tokens: minted and verified here and nowhere else (one place where a token is verified).
+
+A token is valid only if (CONTRACT.md "Authentication" 2, H5): it is a compact JWS of at most
+8 KiB in canonical base64url; its header is a JSON object saying HS256 with no `crit`; its
+HMAC verifies with the configured key; `exp` is numeric and not past; `nbf`/`iat`, where present,
+are numeric and not in the future; `sub` is a non-empty string; `scope` and `jti`, where present,
+are strings; no `aud` is present (the tutorial profile has no audience). Every PyJWT, base64 or
+JSON error becomes `InvalidToken`; none leaks upward.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from jwt.api_jws import PyJWS
+
+from core.errors import InvalidToken
+from core.scopes import format_scopes, parse_granted
+
+ALGORITHM = "HS256"
+MAX_TOKEN_BYTES = 8 * 1024
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
+# Header parameters that change how a token must be processed: refused, never honoured.
+_REFUSED_HEADERS = frozenset({"crit", "b64"})
+_JWS = PyJWS(algorithms=[ALGORITHM])
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int
+    scope: str
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    subject: str
+    scopes: frozenset[str]
+
+
+class _Malformed(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise _Malformed("duplicate member")
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise _Malformed(f"non-standard JSON constant {name}")
+
+
+def _segment(text: str) -> bytes:
+    """Decode one base64url segment, refusing padding, other alphabets and non-canonical forms."""
+    if not _SEGMENT.fullmatch(text) or len(text) % 4 == 1:
+        raise _Malformed("not base64url")
+    raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    # Canonical form: re-encoding gives back the same text (no stray trailing bits).
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != text:
+        raise _Malformed("non-canonical base64url")
+    return raw
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    value = json.loads(
+        raw.decode("utf-8"), object_pairs_hook=_no_duplicates, parse_constant=_reject_constant
+    )
+    if not isinstance(value, dict):
+        raise _Malformed("not a JSON object")
+    return value
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class TokenService:
+    def __init__(self, key: Callable[[], bytes], lifetime_seconds: int) -> None:
+        self._key_source = key
+        self._key: bytes | None = None
+        self.lifetime_seconds = lifetime_seconds
+
+    @property
+    def key(self) -> bytes:
+        # Resolved on first use, so that building an app touches no disk (H10).
+        if self._key is None:
+            self._key = self._key_source()
+        return self._key
+
+    def issue(self, subject: str, scopes: tuple[str, ...], now: float | None = None) -> IssuedToken:
+        issued_at = int(time.time() if now is None else now)
+        scope = format_scopes(scopes)
+        claims = {
+            "sub": subject,
+            "scope": scope,
+            "iat": issued_at,
+            "exp": issued_at + self.lifetime_seconds,
+            "jti": secrets.token_urlsafe(16),
+        }
+        token = jwt.encode(claims, self.key, algorithm=ALGORITHM)
+        return IssuedToken(access_token=token, expires_in=self.lifetime_seconds, scope=scope)
+
+    def verify(self, token: str, now: float | None = None) -> Claims:
+        try:
+            payload = self._verified_payload(token)
+            return self._check_claims(payload, time.time() if now is None else now)
+        except (_Malformed, jwt.PyJWTError, ValueError, RecursionError) as exc:
+            # ValueError covers binascii, UnicodeDecodeError and JSONDecodeError.
+            raise InvalidToken(reason=f"{type(exc).__name__}: {exc}") from exc
+
+    def _verified_payload(self, token: str) -> dict[str, Any]:
+        if len(token) > MAX_TOKEN_BYTES or not token.isascii():
+            raise _Malformed("token too long or not ASCII")
+        parts = token.split(".")
+        if len(parts) != 3:
+            raise _Malformed("not a compact JWS")
+        header_raw, payload_raw, _signature = (_segment(part) for part in parts)
+        header = _json_object(header_raw)
+        if header.get("alg") != ALGORITHM or not _REFUSED_HEADERS.isdisjoint(header):
+            raise _Malformed("algorithm or header not accepted")
+        # PyJWT checks the HMAC (constant-time) with the algorithm pinned.
+        _JWS.decode_complete(token, self.key, algorithms=[ALGORITHM])
+        return _json_object(payload_raw)
+
+    @staticmethod
+    def _check_claims(payload: dict[str, Any], now: float) -> Claims:
+        exp = payload.get("exp")
+        if not _is_number(exp) or now >= exp:  # type: ignore[operator]
+            raise _Malformed("exp missing, not numeric or past")
+        for name in ("nbf", "iat"):
+            if name in payload and (not _is_number(payload[name]) or payload[name] > now):
+                raise _Malformed(f"{name} not numeric or in the future")
+        subject = payload.get("sub")
+        if not isinstance(subject, str) or not subject:
+            raise _Malformed("sub missing or not a non-empty string")
+        scope = payload.get("scope", "")
+        if not isinstance(scope, str):
+            raise _Malformed("scope not a string")
+        if "jti" in payload and not isinstance(payload["jti"], str):
+            raise _Malformed("jti not a string")
+        if "aud" in payload:
+            raise _Malformed("aud present but no audience is configured")
+        return Claims(subject=subject, scopes=parse_granted(scope))

@@ -1,0 +1,148 @@
+"""The API in FastAPI's idiom, as the tutorial writes it: OAuth2PasswordBearer with the scopes,
+Security/SecurityScopes/Depends. Every decision is the core's; this module only wires."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm, SecurityScopes
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from core import errors, models, scopes
+from core.asgi import BodyLimit
+from core.docs import ASSETS_DIR, ASSETS_PATH
+from core.forms import TokenRequest, normalize_errors
+from core.service import TOKEN_HEADERS, Arena, bearer_token
+from core.settings import Settings
+from core.users import User
+
+
+class BearerToken(OAuth2PasswordBearer):
+    """OAuth2PasswordBearer for the docs, with the core's reading of the header."""
+
+    async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
+        return bearer_token(request.headers.get("Authorization"))
+
+
+oauth2_scheme = BearerToken(
+    tokenUrl="token",
+    scopes=dict(scopes.SCOPES),
+    scheme_name="OAuth2PasswordBearer",
+    auto_error=False,
+)
+
+
+def get_arena(request: Request) -> Arena:
+    arena: Arena = request.app.state.arena
+    return arena
+
+
+ArenaDep = Annotated[Arena, Depends(get_arena)]
+
+
+async def get_current_user(
+    security_scopes: SecurityScopes,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    arena: ArenaDep,
+) -> User:
+    return await arena.authenticate(token, security_scopes.scopes)
+
+
+async def get_current_active_user(
+    current_user: Annotated[User, Security(get_current_user, scopes=[scopes.ME])],
+    arena: ArenaDep,
+) -> User:
+    return arena.require_active(current_user)
+
+
+async def login_for_access_token(
+    form_data: Annotated[OAuth2PasswordRequestForm, Depends()], arena: ArenaDep
+) -> JSONResponse:
+    form = TokenRequest(form_data.username, form_data.password, " ".join(form_data.scopes))
+    return JSONResponse(await arena.login(form), headers=TOKEN_HEADERS)
+
+
+async def read_users_me(
+    current_user: Annotated[User, Depends(get_current_active_user)],
+) -> dict[str, Any]:
+    return current_user.public()
+
+
+async def read_own_items(
+    current_user: Annotated[User, Security(get_current_active_user, scopes=[scopes.ITEMS])],
+    arena: ArenaDep,
+) -> list[dict[str, str]]:
+    return await arena.items(current_user)
+
+
+async def read_system_status(
+    current_user: Annotated[User, Depends(get_current_user)],
+) -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    arena = Arena(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await arena.close()
+
+    app = FastAPI(title="scopes-arena (FastAPI)", docs_url=None, redoc_url=None, lifespan=lifespan)
+    app.state.arena = arena
+    app.post("/token", response_model=models.Token, responses=models.TOKEN_RESPONSES)(
+        login_for_access_token
+    )
+    app.get("/users/me/", response_model=models.User, responses=models.active_responses())(
+        read_users_me
+    )
+    app.get(
+        "/users/me/items/", response_model=list[models.Item], responses=models.active_responses()
+    )(read_own_items)
+    app.get("/status/", response_model=models.Status, responses=models.auth_responses())(
+        read_system_status
+    )
+    app.mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=app.title,
+            swagger_js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS_PATH}/swagger-ui.css",
+            swagger_favicon_url=f"{ASSETS_PATH}/favicon-32x32.png",
+        )
+
+    def render(exc: Exception) -> JSONResponse:
+        response = arena.render(exc)
+        return JSONResponse(response.body, response.status, headers=dict(response.headers))
+
+    async def on_error(_: Request, exc: Exception) -> JSONResponse:
+        return render(exc)
+
+    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return render(errors.FormError(normalize_errors(exc.errors())))
+
+    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        return render(errors.for_http_status(exc.status_code, exc.headers))
+
+    app.add_exception_handler(errors.ArenaError, on_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_error)
+    app.add_middleware(BodyLimit, render=arena.render)
+    return app
+
+
+app = create_app()
