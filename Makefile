@@ -1,0 +1,66 @@
+# scopes-arena: every target installs what it needs first, so each works on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(shell command -v uv 2>/dev/null)
+IMPL ?= fastapi
+PORT ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help install lock test lint format conformance fuzz bench serve browser-deps clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(BIN)/uv:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python >= 3.11 is required (found $$($(PYTHON) --version))"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+
+$(VENV)/.installed: $(BIN)/uv requirements.lock pyproject.toml
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+install: $(VENV)/.installed ## Create .venv and install the project with its dev tools (idempotent)
+
+lock: $(BIN)/uv ## Re-resolve requirements.lock from pyproject.toml
+	$(BIN)/uv pip compile --quiet --python $(BIN)/python --group dev --generate-hashes \
+		--no-header --universal -o requirements.lock pyproject.toml
+
+test: install browser-deps ## Unit tests, the conformance suite in-process and live, browser and bounded fuzz
+	$(BIN)/python -m pytest
+
+lint: install ## ruff check, ruff format --check, mypy --strict on core and adapters
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+conformance: install ## Run the suite against every implementation under uvicorn; print the matrix
+	$(BIN)/python -m conformance --serve-all
+
+fuzz: install ## schemathesis with every check and phase against every implementation
+	$(BIN)/python -m conformance.fuzz
+
+bench: install ## Requests/s of the protected routes per implementation (wrk when installed)
+	$(BIN)/python -m bench
+
+serve: install ## Serve one implementation: make serve IMPL=fastapi|litestar|starlette [PORT=8000]
+	$(BIN)/scopes-arena serve $(IMPL) --port $(PORT)
+
+browser-deps: ## Install Debian's chromium for the /docs browser test (root with apt only)
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing chromium (Debian package) for the browser test"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "could not install chromium: the browser test will be skipped"; \
+	else echo "chromium is not installed and cannot be installed here (needs root and apt): the browser test will be skipped"; fi
+
+clean: ## Remove the virtualenv, reports, caches and local data
+	rm -rf $(VENV) reports var .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
