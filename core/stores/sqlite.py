@@ -1,20 +1,25 @@
-"""`sqlite:///path`: the default store, a real file in WAL mode, driven through aiosqlite so
-that no query blocks the event loop. The schema is created on first use."""
+"""`sqlite:///path`: the default store, a real file in WAL mode, schema created on first use.
+
+Every query runs on one dedicated worker thread that owns the connection, so nothing blocks
+the event loop. (Not aiosqlite: its worker is a non-daemon thread that keeps the interpreter
+alive when an app is never shut down, e.g. served without lifespan events, H10.
+ThreadPoolExecutor's worker is joined at interpreter exit.)
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-
-import aiosqlite
+from typing import TypeVar
 
 from core.errors import StoreUnavailable
 from core.stores.memory import DuplicateItem
 from core.users import Item, UnknownUser, User, UserExists
 
+T = TypeVar("T")
 SCHEMA_VERSION = 1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (
@@ -31,9 +36,10 @@ CREATE TABLE IF NOT EXISTS items (
     PRIMARY KEY (owner, item_id)
 );
 """
+_SELECT_USER = "SELECT username, email, full_name, disabled, hashed_password, scopes FROM users"
 
 
-def _user(row: sqlite3.Row | tuple[object, ...]) -> User:
+def _user(row: tuple[object, ...]) -> User:
     username, email, full_name, disabled, hashed_password, scopes = row
     return User(
         username=str(username),
@@ -48,70 +54,70 @@ def _user(row: sqlite3.Row | tuple[object, ...]) -> User:
 class SQLiteStore:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._conn: aiosqlite.Connection | None = None
-        self._opening = asyncio.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
 
-    async def _connect(self) -> aiosqlite.Connection:
-        if self._conn is not None:
-            return self._conn
-        async with self._opening:
-            if self._conn is None:
-                try:
-                    await asyncio.to_thread(self.path.parent.mkdir, parents=True, exist_ok=True)
-                    conn = await aiosqlite.connect(self.path, timeout=5.0)
-                    await conn.execute("PRAGMA journal_mode=WAL")
-                    await conn.execute("PRAGMA foreign_keys=ON")
-                    await conn.executescript(_SCHEMA)
-                    await conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                    await conn.commit()
-                except (OSError, sqlite3.Error) as exc:
-                    raise StoreUnavailable(f"cannot open {self.path}: {exc}") from exc
-                self._conn = conn
+    def _connection(self) -> sqlite3.Connection:
+        # Runs on the worker thread, which owns the connection for its whole life.
+        if self._conn is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA foreign_keys=ON")
+                conn.executescript(_SCHEMA)
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            except sqlite3.Error:
+                conn.close()
+                raise
+            self._conn = conn
         return self._conn
 
-    @asynccontextmanager
-    async def _db(self) -> AsyncIterator[aiosqlite.Connection]:
-        conn = await self._connect()
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="arena-sqlite")
+
+        def job() -> T:
+            return work(self._connection())
+
         try:
-            yield conn
+            return await asyncio.get_running_loop().run_in_executor(self._executor, job)
         except sqlite3.IntegrityError:
             raise
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             raise StoreUnavailable(f"{self.path}: {exc}") from exc
 
     async def close(self) -> None:
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            await conn.close()
+        if self._executor is None:
+            return
+        executor, self._executor = self._executor, None
+
+        def close() -> None:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        await asyncio.get_running_loop().run_in_executor(executor, close)
+        executor.shutdown(wait=False)
 
     async def get_user(self, username: str) -> User | None:
-        async with (
-            self._db() as db,
-            db.execute(
-                "SELECT username, email, full_name, disabled, hashed_password, scopes"
-                " FROM users WHERE username = ?",
-                (username,),
-            ) as cursor,
-        ):
-            row = await cursor.fetchone()
+        row = await self._run(
+            lambda db: db.execute(f"{_SELECT_USER} WHERE username = ?", (username,)).fetchone()
+        )
         return None if row is None else _user(row)
 
     async def list_users(self) -> list[User]:
-        async with (
-            self._db() as db,
-            db.execute(
-                "SELECT username, email, full_name, disabled, hashed_password, scopes"
-                " FROM users ORDER BY username"
-            ) as cursor,
-        ):
-            return [_user(row) for row in await cursor.fetchall()]
+        rows = await self._run(
+            lambda db: db.execute(f"{_SELECT_USER} ORDER BY username").fetchall()
+        )
+        return [_user(row) for row in rows]
 
     async def add_user(self, user: User) -> None:
-        async with self._db() as db:
-            try:
-                await db.execute(
-                    "INSERT INTO users (username, email, full_name, disabled,"
-                    " hashed_password, scopes) VALUES (?, ?, ?, ?, ?, ?)",
+        try:
+            await self._run(
+                lambda db: db.execute(
+                    "INSERT INTO users (username, email, full_name, disabled, hashed_password,"
+                    " scopes) VALUES (?, ?, ?, ?, ?, ?)",
                     (
                         user.username,
                         user.email,
@@ -121,10 +127,9 @@ class SQLiteStore:
                         " ".join(user.scopes),
                     ),
                 )
-                await db.commit()
-            except sqlite3.IntegrityError as exc:
-                await db.rollback()
-                raise UserExists(user.username) from exc
+            )
+        except sqlite3.IntegrityError as exc:
+            raise UserExists(user.username) from exc
 
     async def update_user(
         self,
@@ -134,50 +139,51 @@ class SQLiteStore:
         scopes: tuple[str, ...] | None = None,
         hashed_password: str | None = None,
     ) -> None:
-        async with self._db() as db:
-            cursor = await db.execute(
-                "UPDATE users SET disabled = COALESCE(?, disabled), scopes = COALESCE(?, scopes),"
-                " hashed_password = COALESCE(?, hashed_password) WHERE username = ?",
-                (
-                    None if disabled is None else int(disabled),
-                    None if scopes is None else " ".join(scopes),
-                    hashed_password,
-                    username,
-                ),
+        changed = await self._run(
+            lambda db: (
+                db.execute(
+                    "UPDATE users SET disabled = COALESCE(?, disabled),"
+                    " scopes = COALESCE(?, scopes),"
+                    " hashed_password = COALESCE(?, hashed_password) WHERE username = ?",
+                    (
+                        None if disabled is None else int(disabled),
+                        None if scopes is None else " ".join(scopes),
+                        hashed_password,
+                        username,
+                    ),
+                ).rowcount
             )
-            await db.commit()
-            if cursor.rowcount == 0:
-                raise UnknownUser(username)
+        )
+        if changed == 0:
+            raise UnknownUser(username)
 
     async def delete_user(self, username: str) -> None:
-        async with self._db() as db:
-            cursor = await db.execute("DELETE FROM users WHERE username = ?", (username,))
-            await db.commit()
-            if cursor.rowcount == 0:
-                raise UnknownUser(username)
+        deleted = await self._run(
+            lambda db: db.execute("DELETE FROM users WHERE username = ?", (username,)).rowcount
+        )
+        if deleted == 0:
+            raise UnknownUser(username)
 
     async def add_item(self, item: Item) -> None:
-        async with self._db() as db:
-            if await self.get_user(item.owner) is None:
-                raise UnknownUser(item.owner)
-            try:
-                await db.execute(
+        if await self.get_user(item.owner) is None:
+            raise UnknownUser(item.owner)
+        try:
+            await self._run(
+                lambda db: db.execute(
                     "INSERT INTO items (owner, item_id) VALUES (?, ?)", (item.owner, item.item_id)
                 )
-                await db.commit()
-            except sqlite3.IntegrityError as exc:
-                await db.rollback()
-                raise DuplicateItem(f"{item.owner} already has item {item.item_id}") from exc
+            )
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateItem(f"{item.owner} already has item {item.item_id}") from exc
 
     async def items_for(self, owner: str) -> list[Item]:
-        async with (
-            self._db() as db,
-            db.execute(
+        rows = await self._run(
+            lambda db: db.execute(
                 "SELECT item_id FROM items WHERE owner = ? ORDER BY item_id", (owner,)
-            ) as cursor,
-        ):
-            return [Item(str(row[0]), owner) for row in await cursor.fetchall()]
+            ).fetchall()
+        )
+        return [Item(str(row[0]), owner) for row in rows]
 
     async def is_empty(self) -> bool:
-        async with self._db() as db, db.execute("SELECT 1 FROM users LIMIT 1") as cursor:
-            return await cursor.fetchone() is None
+        row = await self._run(lambda db: db.execute("SELECT 1 FROM users LIMIT 1").fetchone())
+        return row is None

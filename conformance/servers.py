@@ -1,0 +1,96 @@
+"""Real uvicorn servers on free loopback ports, one per implementation, each with its own fresh
+SQLite store and the demo users: what `make conformance`, `make fuzz`, the browser test and the
+benchmark run against."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+IMPLEMENTATIONS = ("fastapi", "litestar", "starlette")
+#: A fixed key so that tokens minted by one server are accepted by the others (H9).
+LIVE_SECRET_KEY = "conformance-live-key-0123456789abcdef0123456789abcdef"
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    name: str
+    url: str
+    data_dir: Path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ARENA_")}
+    env.update(
+        ARENA_SECRET_KEY=LIVE_SECRET_KEY,
+        ARENA_DATA_DIR=str(data_dir),
+        ARENA_DEMO_USERS="1",
+        **extra,
+    )
+    return env
+
+
+@contextlib.contextmanager
+def serve(
+    name: str, *, env: dict[str, str] | None = None, timeout: float = 30.0, workers: int = 1
+) -> Iterator[Server]:
+    """Run `uvicorn impl_<name>.app:app` on a free port until the block ends."""
+    with tempfile.TemporaryDirectory(prefix=f"arena-{name}-") as tmp:
+        data_dir = Path(tmp)
+        port = free_port()
+        command = [
+            sys.executable, "-m", "uvicorn", f"impl_{name}.app:app",
+            "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(workers), "--log-level", "warning", "--no-access-log",
+        ]  # fmt: skip
+        log = (data_dir / "server.log").open("w")
+        process = subprocess.Popen(  # noqa: S603 (fixed argv, our own interpreter)
+            command, env=env or server_env(data_dir), stdout=log, stderr=subprocess.STDOUT
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_ready(url, process, timeout, data_dir / "server.log")
+            yield Server(name=name, url=url, data_dir=data_dir)
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            log.close()
+
+
+@contextlib.contextmanager
+def serve_all(names: Sequence[str] = IMPLEMENTATIONS) -> Iterator[list[Server]]:
+    with contextlib.ExitStack() as stack:
+        yield [stack.enter_context(serve(name)) for name in names]
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{url}/openapi.json", timeout=2.0).status_code == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"server at {url} not ready after {timeout}s:\n{log.read_text()}")
