@@ -47,7 +47,10 @@ conformance: install ## Run the suite against every implementation under uvicorn
 fuzz: install ## schemathesis with every check and phase against every implementation
 	$(BIN)/python -m conformance.fuzz
 
-bench: install ## Requests/s of the protected routes per implementation (wrk when installed)
+bench: install ## Requests/s of GET /users/me/items/ per implementation vs baselines (wrk)
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null); } \
+		|| echo "wrk is not installed and cannot be installed here (needs root and apt)"
 	$(BIN)/python -m bench
 
 serve: install ## Serve one implementation: make serve IMPL=fastapi|litestar|starlette [PORT=8000]

@@ -49,14 +49,21 @@ def server_env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def serve(
-    name: str, *, env: dict[str, str] | None = None, timeout: float = 30.0, workers: int = 1
+    name: str,
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 30.0,
+    workers: int = 1,
+    app: str | None = None,
+    ready_path: str = "/openapi.json",
 ) -> Iterator[Server]:
-    """Run `uvicorn impl_<name>.app:app` on a free port until the block ends."""
+    """Run `uvicorn impl_<name>.app:app` (or `app`, "module:attr") on a free port until the
+    block ends."""
     with tempfile.TemporaryDirectory(prefix=f"arena-{name}-") as tmp:
         data_dir = Path(tmp)
         port = free_port()
         command = [
-            sys.executable, "-m", "uvicorn", f"impl_{name}.app:app",
+            sys.executable, "-m", "uvicorn", app or f"impl_{name}.app:app",
             "--host", "127.0.0.1", "--port", str(port),
             "--workers", str(workers), "--log-level", "warning", "--no-access-log",
         ]  # fmt: skip
@@ -66,7 +73,7 @@ def serve(
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait_ready(url, process, timeout, data_dir / "server.log")
+            _wait_ready(url + ready_path, process, timeout, data_dir / "server.log")
             yield Server(name=name, url=url, data_dir=data_dir)
         finally:
             process.terminate()
@@ -90,7 +97,7 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float, log:
         if process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()}")
         with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{url}/openapi.json", timeout=2.0).status_code == 200:
+            if httpx.get(url, timeout=2.0).status_code == 200:
                 return
         time.sleep(0.1)
     raise RuntimeError(f"server at {url} not ready after {timeout}s:\n{log.read_text()}")
