@@ -98,7 +98,11 @@ def for_http_status(status: int, headers: Mapping[str, str] | None = None) -> Ar
         return NotFound()
     if status == 405:
         allow = (headers or {}).get("Allow", "")
-        return MethodNotAllowed([method.strip() for method in allow.split(",") if method.strip()])
+        # Frameworks keep a route's methods in a set; sorted, the header is the same in every
+        # process whatever the hash seed.
+        return MethodNotAllowed(
+            sorted(method.strip() for method in allow.split(",") if method.strip())
+        )
     if status == 413:
         return BodyTooLarge()
     if status == 400:

@@ -1,0 +1,176 @@
+"""The API in Starlette's idiom: a Route list of plain async endpoints, a decorator for the scope
+check, one exception-handler table, and an OpenAPI document assembled by core.openapi. Every
+decision is the core's; this module only wires."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from functools import wraps
+
+from starlette.applications import Starlette
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from core import errors, models, openapi, scopes
+from core.asgi import BodyLimit
+from core.docs import ASSETS_DIR, ASSETS_PATH, swagger_ui_page
+from core.forms import parse_token_form
+from core.service import TOKEN_HEADERS, Arena, bearer_token
+from core.settings import Settings
+from core.users import User
+
+TITLE = "scopes-arena (Starlette)"
+#: Required scopes in the order FastAPI's SecurityScopes chains them (the route's own first).
+ME = scopes.chain([scopes.ME])
+ITEMS = scopes.chain([scopes.ITEMS], ME)
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+UserEndpoint = Callable[[Request, User], Awaitable[Response]]
+
+
+def arena_of(request: Request) -> Arena:
+    arena: Arena = request.app.state.arena
+    return arena
+
+
+def requires_scopes(*required: str, active: bool = False) -> Callable[[UserEndpoint], Endpoint]:
+    """Guard an endpoint that takes the caller. Not starlette.authentication.requires: that one
+    answers a bare 403, where the contract wants 401 with the route's Bearer challenge, and its
+    AuthenticationMiddleware runs before routing, without knowing the route's scopes."""
+
+    def decorate(endpoint: UserEndpoint) -> Endpoint:
+        @wraps(endpoint)
+        async def guarded(request: Request) -> Response:
+            arena = arena_of(request)
+            token = bearer_token(request.headers.get("Authorization"))
+            user = await arena.authenticate(token, required, active=active)
+            return await endpoint(request, user)
+
+        return guarded
+
+    return decorate
+
+
+async def read_form(request: Request) -> FormData:
+    try:
+        return await request.form()
+    except Exception as exc:
+        # FastAPI answers any body its form parser rejects (python-multipart raises more than
+        # Starlette's MultiPartException) with 400; so do we, rather than a 500.
+        raise errors.MalformedBody() from exc
+
+
+async def login_for_access_token(request: Request) -> Response:
+    form = await read_form(request)
+    try:
+        body = await arena_of(request).login(parse_token_form(form.multi_items()))
+    finally:
+        await form.close()
+    return JSONResponse(body, headers=TOKEN_HEADERS)
+
+
+@requires_scopes(*ME, active=True)
+async def read_users_me(request: Request, user: User) -> Response:
+    return JSONResponse(user.public())
+
+
+@requires_scopes(*ITEMS, active=True)
+async def read_own_items(request: Request, user: User) -> Response:
+    return JSONResponse(await arena_of(request).items(user))
+
+
+@requires_scopes()
+async def read_system_status(request: Request, user: User) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+#: The route table; core.openapi documents each operation from it.
+API: tuple[tuple[openapi.Operation, Endpoint], ...] = (
+    (
+        openapi.Operation(
+            "POST", "/token", models.Token, models.TOKEN_RESPONSES,
+            form=True, name="login_for_access_token",
+        ),
+        login_for_access_token,
+    ),
+    (
+        openapi.Operation(
+            "GET", "/users/me/", models.User, models.active_responses(),
+            security=ME, name="read_users_me",
+        ),
+        read_users_me,
+    ),
+    (
+        openapi.Operation(
+            "GET", "/users/me/items/", list[models.Item], models.active_responses(),
+            security=ITEMS, name="read_own_items",
+        ),
+        read_own_items,
+    ),
+    (
+        openapi.Operation(
+            "GET", "/status/", models.Status, models.auth_responses(),
+            security=(), name="read_system_status",
+        ),
+        read_system_status,
+    ),
+)  # fmt: skip
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    arena = Arena(settings)
+    document = openapi.document((operation for operation, _ in API), title=TITLE)
+
+    async def openapi_json(_: Request) -> Response:
+        return JSONResponse(document)
+
+    async def docs(_: Request) -> Response:
+        return HTMLResponse(swagger_ui_page(title=TITLE))
+
+    def render(exc: Exception) -> Response:
+        response = arena.render(exc)
+        return JSONResponse(response.body, response.status, headers=dict(response.headers))
+
+    async def on_error(_: Request, exc: Exception) -> Response:
+        return render(exc)
+
+    async def on_http(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        return render(errors.for_http_status(exc.status_code, exc.headers))
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await arena.close()
+
+    routes: list[BaseRoute] = [
+        Route(op.path, endpoint, methods=[op.method]) for op, endpoint in API
+    ]
+    routes += [
+        Route("/openapi.json", openapi_json, include_in_schema=False),
+        Route("/docs", docs, include_in_schema=False),
+        Mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR), name="docs-assets"),
+    ]
+    app = Starlette(
+        routes=routes,
+        # Outside Starlette's ExceptionMiddleware, so that 413 comes before routing (as in the
+        # other adapters); the Exception handler becomes ServerErrorMiddleware's JSON answer.
+        middleware=[Middleware(BodyLimit, render=arena.render)],
+        exception_handlers={
+            errors.ArenaError: on_error,
+            HTTPException: on_http,
+            Exception: on_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.arena = arena
+    return app
+
+
+app = create_app()
