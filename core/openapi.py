@@ -111,12 +111,12 @@ def _answers(operation: Operation) -> dict[str, dict[str, Any]]:
     return answers
 
 
-def _without_none(node: Any) -> Any:
+def without_none(node: Any) -> Any:
     # FastAPI serialises its document with exclude_none, which drops pydantic's "default": null.
     if isinstance(node, dict):
-        return {key: _without_none(value) for key, value in node.items() if value is not None}
+        return {key: without_none(value) for key, value in node.items() if value is not None}
     if isinstance(node, list):
-        return [_without_none(item) for item in node]
+        return [without_none(item) for item in node]
     return node
 
 
@@ -168,7 +168,7 @@ def document(
         "info": {"title": title, "version": version},
         "paths": paths,
         "components": {
-            "schemas": _without_none(dict(sorted(schemas.items()))),
+            "schemas": without_none(dict(sorted(schemas.items()))),
             "securitySchemes": security_schemes(),
         },
     }

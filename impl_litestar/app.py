@@ -1,0 +1,201 @@
+"""The API in Litestar's idiom: handlers declare their scope chain in `opt`, one `Provide`d
+dependency authenticates through the core, one exception handler renders every error.
+Every decision is the core's; this module only wires."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+from litestar import Litestar, MediaType, Request, Response, get, post
+from litestar.datastructures import Headers
+from litestar.di import NamedDependency, Provide
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import ClientException, HTTPException, ValidationException
+from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi.plugins import JsonRenderPlugin
+from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
+from litestar.static_files import create_static_files_router
+from pydantic.json_schema import models_json_schema
+
+from core import errors, models, openapi, scopes
+from core.asgi import BodyLimit
+from core.docs import ASSETS_DIR, ASSETS_PATH, swagger_ui_page
+from core.forms import parse_token_form
+from core.service import TOKEN_HEADERS, Arena, bearer_token
+from core.settings import Settings
+from core.users import User
+
+TOKEN, ME, ITEMS, STATUS = "/token", "/users/me/", "/users/me/items/", "/status/"
+#: Each path's answers besides 200 and 422, from the core: models, descriptions, headers.
+ANSWERS = {
+    TOKEN: models.TOKEN_RESPONSES,
+    ME: models.active_responses(),
+    ITEMS: models.active_responses(),
+    STATUS: models.auth_responses(),
+}
+MODELS = (models.Token, models.User, models.Item, models.Status, models.ErrorDetail)
+
+
+def answers(path: str) -> dict[int, ResponseSpec]:
+    return {
+        int(status): ResponseSpec(
+            spec["model"], description=spec["description"], generate_examples=False
+        )
+        for status, spec in ANSWERS[path].items()
+        if "model" in spec
+    }
+
+
+def protected(path: str, *chain: list[str], active: bool) -> dict[str, Any]:
+    """A protected route's options: its scope chain, read by `provide_user` and documented."""
+    required = scopes.chain(*chain)
+    return {
+        "path": path,
+        "opt": {"scopes": required, "active": active},
+        "security": [{openapi.SCHEME: list(required)}],
+        "responses": answers(path),
+    }
+
+
+async def provide_user(request: Request[Any, Any, Any], arena: NamedDependency[Arena]) -> User:
+    opt = request.route_handler.opt
+    token = bearer_token(request.headers.get("Authorization"))
+    user = await arena.authenticate(token, opt["scopes"])
+    return arena.require_active(user) if opt["active"] else user
+
+
+async def form_pairs(request: Request[Any, Any, Any]) -> list[tuple[str, Any]]:
+    """The form's fields in order. URL-encoded bodies are read here, because Litestar drops
+    blank values and a blank last value must win too; bytes are Latin-1, escapes UTF-8, as in
+    Starlette. A multipart body that cannot be parsed counts as an empty form, as in FastAPI."""
+    if request.content_type[0] == RequestEncodingType.URL_ENCODED:
+        return parse_qsl((await request.body()).decode("latin-1"), keep_blank_values=True)
+    try:
+        return list((await request.form()).multi_items())
+    except ValidationException:  # no multipart boundary at all: 400, as in FastAPI
+        raise
+    except (ClientException, UnicodeDecodeError):  # Litestar's parser gives up on the body
+        return []
+
+
+@post(TOKEN, status_code=200, responses=answers(TOKEN))
+async def login_for_access_token(
+    request: Request[Any, Any, Any], arena: NamedDependency[Arena]
+) -> Response[models.Token]:
+    body = await arena.login(parse_token_form(await form_pairs(request)))
+    return Response(models.Token(**body), headers=TOKEN_HEADERS)
+
+
+@get(**protected(ME, [scopes.ME], active=True))
+async def read_users_me(current_user: NamedDependency[User]) -> models.User:
+    return models.User(**current_user.public())
+
+
+@get(**protected(ITEMS, [scopes.ITEMS], [scopes.ME], active=True))
+async def read_own_items(
+    current_user: NamedDependency[User], arena: NamedDependency[Arena]
+) -> list[models.Item]:
+    return [models.Item(**item) for item in await arena.items(current_user)]
+
+
+@get(**protected(STATUS, active=False))
+async def read_system_status(current_user: NamedDependency[User]) -> models.Status:
+    return models.Status(status="ok")
+
+
+@get("/docs", media_type=MediaType.HTML, include_in_schema=False, sync_to_thread=False)
+def docs() -> str:
+    return swagger_ui_page()
+
+
+def contract_document(generated: dict[str, Any]) -> dict[str, Any]:
+    """Litestar's document, completed where Litestar cannot say what the contract says: path
+    keys keep their trailing slash (Litestar strips it from routes); error answers carry their
+    headers (`ResponseSpec` has none); /token documents its form and 422 (the handler reads the
+    raw form so that the core checks it); schemas are pydantic's own, as FastAPI writes them
+    (Litestar writes `oneOf` for optionals, sorts `required` and drops `extra="forbid"`)."""
+    document = copy.deepcopy(generated)
+    document["paths"] = {path: document["paths"][path.rstrip("/")] for path in ANSWERS}
+    for path, item in document["paths"].items():
+        for operation in item.values():
+            operation.pop("deprecated", None)
+            for status, response in operation["responses"].items():
+                response.pop("headers", None)
+                if headers := ANSWERS[path].get(int(status), {}).get("headers"):
+                    response["headers"] = headers
+    token = document["paths"][TOKEN]["post"]
+    form = {"$ref": openapi.REF_TEMPLATE.format(model=openapi.FORM_SCHEMA)}
+    token["requestBody"] = {
+        "content": {openapi.FORM_MEDIA_TYPE: {"schema": form}},
+        "required": True,
+    }
+    invalid = {"$ref": openapi.REF_TEMPLATE.format(model="HTTPValidationError")}
+    token["responses"]["422"] = {
+        "description": "Validation Error",
+        "content": {MediaType.JSON.value: {"schema": invalid}},
+    }
+    mode: Literal["serialization"] = "serialization"
+    inputs = [(model, mode) for model in MODELS]
+    _, schemas = models_json_schema(inputs, ref_template=openapi.REF_TEMPLATE)
+    document["components"]["schemas"] = {
+        **openapi.without_none(schemas["$defs"]),
+        openapi.FORM_SCHEMA: openapi.token_form_schema(),
+        "ValidationError": openapi.VALIDATION_ERROR,
+        "HTTPValidationError": openapi.HTTP_VALIDATION_ERROR,
+    }
+    return document
+
+
+class ContractJson(JsonRenderPlugin):
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        return self.render_json(request, contract_document(openapi_schema))
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    arena = Arena(settings)
+
+    def render(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        if isinstance(exc, HTTPException):  # Litestar's own: routing, body parsing, faults
+            exc = errors.for_http_status(exc.status_code, Headers(exc.headers or {}))
+        answer = arena.render(exc)
+        return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
+
+    def provide_arena() -> Arena:
+        return arena
+
+    password = OAuthFlow(token_url=openapi.FLOW_URL, scopes=dict(scopes.SCOPES))
+    scheme = SecurityScheme(type="oauth2", flows=OAuthFlows(password=password))
+    app = Litestar(
+        route_handlers=[
+            login_for_access_token,
+            read_users_me,
+            read_own_items,
+            read_system_status,
+            docs,
+            create_static_files_router(ASSETS_PATH, [ASSETS_DIR], name="docs-assets"),
+        ],
+        dependencies={
+            "arena": Provide(provide_arena, use_cache=True, sync_to_thread=False),
+            "current_user": Provide(provide_user),
+        },
+        exception_handlers={Exception: render},
+        openapi_config=OpenAPIConfig(
+            title="scopes-arena (Litestar)",
+            version="1.0.0",
+            # The document itself at /openapi.json, and no other docs route of Litestar's.
+            path="/openapi.json",
+            render_plugins=[ContractJson(path="/", media_type=MediaType.JSON)],
+            components=Components(security_schemes={openapi.SCHEME: scheme}),
+        ),
+        on_shutdown=[arena.close],
+    )
+    # Around the router, as Litestar puts its own CORS middleware: `middleware=` runs only once
+    # a route matched, and 413 must come before any 404 or 405, as in the other adapters.
+    # Litestar types ASGI scopes and messages as TypedDicts, core.asgi as plain mappings.
+    app.asgi_handler = BodyLimit(app.asgi_handler, arena.render)  # type: ignore[arg-type,assignment]
+    return app
+
+
+app = create_app()
