@@ -18,6 +18,9 @@ from conformance.servers import IMPLEMENTATIONS, LIVE_SECRET_KEY
 from core.settings import Settings
 from core.tokens import TokenService
 
+# The checks also assert inside conformance.support: rewrite it so a failure shows its values.
+pytest.register_assert_rewrite("conformance.support")
+
 ASGIApp = Callable[..., Any]
 
 
@@ -63,6 +66,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="in-process implementations to test (repeatable); default: all that import",
     )
     group.addoption(
+        "--app-factory",
+        action="append",
+        default=[],
+        metavar="NAME=MODULE:CALLABLE",
+        help="an in-process target built by CALLABLE(settings) (repeatable); how the tests "
+        "prove that the suite catches deliberately broken implementations",
+    )
+    group.addoption(
         "--secret-key",
         default=LIVE_SECRET_KEY,
         help="the ARENA_SECRET_KEY the live targets were started with",
@@ -75,8 +86,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _target_names(config: pytest.Config) -> list[str]:
     live = [spec.split("=", 1)[0] for spec in config.getoption("--target")]
-    if live:
-        return live
+    built = [spec.split("=", 1)[0] for spec in config.getoption("--app-factory")]
+    if live or built:
+        return live + built
     chosen = config.getoption("--impl") or list(IMPLEMENTATIONS)
     return [name for name in chosen if importlib.util.find_spec(f"impl_{name}.app") is not None]
 
@@ -100,8 +112,9 @@ _TEST_KEY = "in-process-conformance-key-0123456789abcdef0123456789"
 @pytest.fixture(scope="session")
 def target(target_name: str, request: pytest.FixtureRequest) -> Target:
     specs = dict(spec.split("=", 1) for spec in request.config.getoption("--target"))
-    if specs:
+    if target_name in specs:
         return Target(target_name, request.config.getoption("--secret-key"), url=specs[target_name])
+    factories = dict(spec.split("=", 1) for spec in request.config.getoption("--app-factory"))
     data_dir = Path(tempfile.mkdtemp(prefix=f"conformance-{target_name}-"))
     settings = Settings(
         secret_key=_TEST_KEY,
@@ -110,8 +123,12 @@ def target(target_name: str, request: pytest.FixtureRequest) -> Target:
         demo_users=True,
         password_profile="cheap",
     )
-    module = importlib.import_module(f"impl_{target_name}.app")
-    return Target(target_name, _TEST_KEY, app=module.create_app(settings))
+    if target_name in factories:
+        module_name, _, attribute = factories[target_name].partition(":")
+        factory = getattr(importlib.import_module(module_name), attribute)
+    else:
+        factory = importlib.import_module(f"impl_{target_name}.app").create_app
+    return Target(target_name, _TEST_KEY, app=factory(settings))
 
 
 @pytest.fixture

@@ -35,14 +35,15 @@ TOKEN_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an `Authorization: Bearer <token>` header, or None when there are no
     bearer credentials at all (absent, empty, or another scheme; the scheme is case-insensitive).
-    Splits at the first space exactly as FastAPI's OAuth2PasswordBearer does, so "Bearer " gives
-    an empty token (an invalid one, not a missing one)."""
+    Splits at the first space and strips the rest exactly as FastAPI's OAuth2PasswordBearer does
+    (RFC 6750 allows several spaces), so "Bearer " gives an empty token (an invalid one, not a
+    missing one)."""
     if not authorization:
         return None
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer":
         return None
-    return token
+    return token.strip()
 
 
 class Arena:

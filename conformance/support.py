@@ -1,0 +1,197 @@
+"""Helpers the checks share: forging tokens byte by byte, logging in, asserting error answers,
+recording framework-dependent variants and building extra in-process apps of a target."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import importlib
+import importlib.util
+import json
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import httpx
+import pytest
+
+from conformance.conftest import ASGIApp, Target
+from conformance.servers import IMPLEMENTATIONS
+from core.settings import Settings
+
+USERS_ME = "/users/me/"
+ITEMS = "/users/me/items/"
+STATUS = "/status/"
+#: Each protected route with the WWW-Authenticate value of its 401 answers (CONTRACT
+#: "Authentication" 2 and 3): the route's own scopes, then its dependencies'.
+PROTECTED: tuple[tuple[str, str], ...] = (
+    (USERS_ME, 'Bearer scope="me"'),
+    (ITEMS, 'Bearer scope="items me"'),
+    (STATUS, "Bearer"),
+)
+JOHNDOE = {
+    "username": "johndoe",
+    "email": "johndoe@example.com",
+    "full_name": "John Doe",
+    "disabled": False,
+}
+#: The tutorial's published SECRET_KEY: no implementation may accept tokens signed with it.
+TUTORIAL_KEY = b"09d25e094faa6ca2556c818166b7a9563b93f7099f6f0f4caa6cf63b88e8d3e7"
+OTHER_KEY = b"another-key-that-is-long-enough-0123456789abcdef"
+B64URL_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+# --- tokens, byte by byte -------------------------------------------------------------------
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def segment(value: Mapping[str, Any] | str | bytes) -> str:
+    """A JWS segment from a JSON object, or from raw JSON text given as str/bytes."""
+    if isinstance(value, Mapping):
+        raw = json.dumps(dict(value), separators=(",", ":")).encode()
+    elif isinstance(value, str):
+        raw = value.encode()
+    else:
+        raw = value
+    return b64url(raw)
+
+
+def hmac_signature(signing_input: str, key: bytes, digest: str = "sha256") -> str:
+    return b64url(hmac.new(key, signing_input.encode("ascii"), digest).digest())
+
+
+def forge(
+    header: Mapping[str, Any] | str | bytes,
+    payload: Mapping[str, Any] | str | bytes,
+    key: bytes | None,
+    *,
+    digest: str = "sha256",
+    signature: str | None = None,
+) -> str:
+    """A compact JWS with exactly these parts: HMAC-`digest` with `key`, or `signature` as given
+    (the empty string when both are None). No library normalises anything on the way."""
+    signing_input = f"{segment(header)}.{segment(payload)}"
+    if signature is None:
+        signature = "" if key is None else hmac_signature(signing_input, key, digest)
+    return f"{signing_input}.{signature}"
+
+
+HS256 = {"alg": "HS256", "typ": "JWT"}
+
+
+def claims(
+    sub: Any = "johndoe", scope: Any = "me items", lifetime: float = 1800, **extra: Any
+) -> dict[str, Any]:
+    now = int(time.time())
+    return {"sub": sub, "scope": scope, "exp": now + lifetime, "iat": now, **extra}
+
+
+def valid(key: bytes, **overrides: Any) -> str:
+    """A well-formed HS256 token signed with `key` (johndoe, all scopes unless overridden)."""
+    return forge(HS256, claims(**overrides), key)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def decode_segment(text: str) -> Any:
+    return json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+
+
+def sha256_hex(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+# --- requests and answers -------------------------------------------------------------------
+
+
+async def login(
+    client: httpx.AsyncClient,
+    username: str = "johndoe",
+    password: str = "secret",  # noqa: S107 (the tutorial's published demo password)
+    scope: str | None = "me items",
+) -> httpx.Response:
+    form = {"username": username, "password": password}
+    if scope is not None:
+        form["scope"] = scope
+    return await client.post("/token", data=form)
+
+
+async def token_for(
+    client: httpx.AsyncClient, username: str = "johndoe", scope: str = "me items"
+) -> str:
+    """A token obtained through the target's own /token (not minted by the suite)."""
+    password = {"johndoe": "secret", "alice": "secretalice"}[username]
+    response = await login(client, username, password, scope)
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
+
+
+def assert_error(
+    response: httpx.Response,
+    status: int,
+    detail: str,
+    www_authenticate: str | None = None,
+) -> None:
+    """Status, exact JSON body and, when given, the exact WWW-Authenticate value."""
+    assert response.status_code == status, (response.status_code, response.text)
+    assert response.headers.get("content-type", "").startswith("application/json")
+    assert response.json() == {"detail": detail}
+    if www_authenticate is not None:
+        assert response.headers.get("www-authenticate") == www_authenticate
+
+
+def assert_json_error(response: httpx.Response) -> None:
+    """H2/H7: a 4xx (or 503) JSON answer with a `detail` key and no traceback."""
+    assert 400 <= response.status_code < 500 or response.status_code == 503, response.text
+    if response.request.method != "HEAD":
+        assert response.headers.get("content-type", "").startswith("application/json")
+        body = response.json()
+        assert isinstance(body, dict)
+        assert "detail" in body
+        assert "Traceback" not in response.text
+
+
+def record_variant(request: pytest.FixtureRequest, variant: str) -> None:
+    """A framework-dependent point where the contract allows either answer: noted for the
+    comparison report."""
+    request.node.user_properties.append(("variant", variant))
+
+
+# --- extra in-process apps ------------------------------------------------------------------
+
+
+def importable_implementations() -> list[str]:
+    return [name for name in IMPLEMENTATIONS if importlib.util.find_spec(f"impl_{name}.app")]
+
+
+def app_factory(config: pytest.Config, name: str) -> Callable[[Settings], ASGIApp]:
+    """How the in-process target `name` is built: its --app-factory, else impl_<name>.app."""
+    specs = dict(spec.split("=", 1) for spec in config.getoption("--app-factory", default=[]))
+    module_name, _, attribute = specs.get(name, f"impl_{name}.app:create_app").partition(":")
+    factory: Callable[[Settings], ASGIApp] = getattr(
+        importlib.import_module(module_name), attribute
+    )
+    return factory
+
+
+def build_app(config: pytest.Config, name: str, settings: Settings) -> ASGIApp:
+    """Another instance of target `name`, with other settings (an extra in-process app)."""
+    return app_factory(config, name)(settings)
+
+
+def asgi_client(app: ASGIApp) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver", timeout=30.0
+    )
+
+
+def skip_if_live(target: Target, reason: str) -> None:
+    if target.live:
+        pytest.skip(f"in-process only: {reason}")
