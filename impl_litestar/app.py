@@ -8,11 +8,16 @@ import copy
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-from litestar import Litestar, MediaType, Request, Response, get, post
+from litestar import Litestar, MediaType, Request, Response, Router, get, post
 from litestar.datastructures import Headers
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
-from litestar.exceptions import ClientException, HTTPException, ValidationException
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    NotFoundException,
+    ValidationException,
+)
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
@@ -148,6 +153,14 @@ def contract_document(generated: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+async def json_not_found(response: Response[Any]) -> Response[Any]:
+    """Litestar's OpenAPI router answers unknown paths below it with an HTML page; the contract
+    wants every error as JSON (H7), rendered by the one handler below."""
+    if response.status_code == 404:
+        raise NotFoundException()
+    return response
+
+
 class ContractJson(JsonRenderPlugin):
     def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
         return self.render_json(request, contract_document(openapi_schema))
@@ -187,9 +200,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
             # The document itself at /openapi.json, and no other docs route of Litestar's.
             path="/openapi.json",
             render_plugins=[ContractJson(path="/", media_type=MediaType.JSON)],
+            openapi_router=Router(
+                "/openapi.json",
+                route_handlers=[],
+                include_in_schema=False,
+                after_request=json_not_found,
+            ),
             components=Components(security_schemes={openapi.SCHEME: scheme}),
         ),
         on_shutdown=[arena.close],
+        # An app must not reconfigure the process's logging when it is built or started.
+        logging_config=None,
     )
     # Around the router, as Litestar puts its own CORS middleware: `middleware=` runs only once
     # a route matched, and 413 must come before any 404 or 405, as in the other adapters.
