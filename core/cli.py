@@ -1,0 +1,214 @@
+"""`scopes-arena`: serve one implementation, and manage the users and items of the store.
+
+Settings come from the ARENA_* environment, as for the apps. Every refusal is one line on stderr
+and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from core import scopes as scope_rules
+from core.errors import StoreUnavailable
+from core.passwords import PasswordService
+from core.service import seed_demo
+from core.settings import Settings, SettingsError
+from core.stores import BadDatabaseURL, DuplicateItem, UserStore, open_store
+from core.users import DEMO_USERS, Item, UnknownUser, User, UserExists
+
+T = TypeVar("T")
+IMPLEMENTATIONS = ("fastapi", "litestar", "starlette")
+
+# Locals would show passwords and keys in a crash report: never print them.
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    help="Serve one implementation; manage the users and items of the store (ARENA_* settings).",
+)
+users_app = typer.Typer(no_args_is_help=True, help="Manage the users of the store.")
+items_app = typer.Typer(no_args_is_help=True, help="Manage the items of the store.")
+app.add_typer(users_app, name="users")
+app.add_typer(items_app, name="items")
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = "ARENA_" + "_".join(str(part) for part in first["loc"]).upper()
+        message = first["msg"].removeprefix("Value error, ")
+        _fail(message if message.startswith(field) else f"{field}: {message}")
+
+
+def _open_store() -> UserStore:
+    """The configured store; nothing is opened yet, so a bad URL is refused before any prompt."""
+    try:
+        return open_store(_settings().effective_database_url)
+    except BadDatabaseURL as exc:
+        _fail(str(exc))
+
+
+def _run(work: Callable[[UserStore], Awaitable[T]], store: UserStore | None = None) -> T:
+    """Run `work` against the store, turning every expected refusal into one line."""
+    opened = store if store is not None else _open_store()
+
+    async def session() -> T:
+        try:
+            return await work(opened)
+        finally:
+            await opened.close()
+
+    try:
+        return asyncio.run(session())
+    except UserExists as exc:
+        _fail(f"user {exc} already exists")
+    except UnknownUser as exc:
+        _fail(f"no user named {exc}")
+    except StoreUnavailable as exc:
+        _fail(f"the store cannot be reached: {exc}")
+    except DuplicateItem as exc:
+        _fail(str(exc))
+
+
+def _scope_names(text: str) -> tuple[str, ...]:
+    try:
+        return scope_rules.validate_names(name for name in re.split(r"[\s,]+", text) if name)
+    except ValueError as exc:
+        _fail(str(exc))
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.read().removesuffix("\n").removesuffix("\r")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if not password:
+        _fail("the password is empty")
+    return password
+
+
+@app.command()
+def serve(
+    impl: Annotated[str, typer.Argument(help=f"One of: {', '.join(IMPLEMENTATIONS)}.")],
+    host: str = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1)] = 1,
+    reload: Annotated[bool, typer.Option("--reload")] = False,
+) -> None:
+    """Serve impl_<IMPL>.app:app with uvicorn."""
+    if impl not in IMPLEMENTATIONS:
+        _fail(f"unknown implementation {impl!r} (choose from {', '.join(IMPLEMENTATIONS)})")
+    # The app reads the same settings: refuse bad ones here in one line, not per request.
+    _open_store()
+    settings = _settings()
+    try:
+        settings.resolve_secret_key()
+    except SettingsError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"cannot read or create the key file {settings.key_file}: {exc.strerror}")
+    import uvicorn
+
+    uvicorn.run(f"impl_{impl}.app:app", host=host, port=port, workers=workers, reload=reload)
+
+
+@users_app.command("add")
+def users_add(
+    name: str,
+    scopes: Annotated[str, typer.Option(help="Allowed scopes, comma or space separated.")] = (
+        "me,items"
+    ),
+    full_name: str | None = None,
+    email: str | None = None,
+    disabled: Annotated[bool, typer.Option("--disabled")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin, not a prompt.")
+    ] = False,
+) -> None:
+    """Add a user; the password is asked for twice, hidden."""
+    if not name.strip():
+        _fail("the username is empty")
+    allowed = _scope_names(scopes)
+    store = _open_store()
+    passwords = PasswordService(_settings().password_profile)
+    hashed = passwords.hash_sync(_read_password(password_stdin))
+    _run(lambda db: db.add_user(User(name, hashed, email, full_name, disabled, allowed)), store)
+    typer.echo(f"added user {name} (scopes: {scope_rules.format_scopes(allowed) or 'none'})")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List the users (never their password hashes)."""
+    table = Table("username", "full name", "email", "disabled", "scopes")
+    for user in _run(lambda store: store.list_users()):
+        # Text, not str: a stored value must not be read as Rich markup.
+        cells = (user.username, user.full_name or "", user.email or "")
+        scopes = scope_rules.format_scopes(user.scopes)
+        table.add_row(*(Text(cell) for cell in (*cells, "yes" if user.disabled else "no", scopes)))
+    Console().print(table)
+
+
+@users_app.command("disable")
+def users_disable(name: str) -> None:
+    """Disable a user: they can log in, but /users/me/ answers 400 Inactive user."""
+    _run(lambda store: store.update_user(name, disabled=True))
+    typer.echo(f"disabled user {name}")
+
+
+@users_app.command("enable")
+def users_enable(name: str) -> None:
+    """Enable a disabled user."""
+    _run(lambda store: store.update_user(name, disabled=False))
+    typer.echo(f"enabled user {name}")
+
+
+@users_app.command("set-scopes")
+def users_set_scopes(name: str, scopes: str) -> None:
+    """Replace the scopes a user may be granted (comma or space separated; "" for none)."""
+    allowed = _scope_names(scopes)
+    _run(lambda store: store.update_user(name, scopes=allowed))
+    typer.echo(f"set the scopes of {name} to: {scope_rules.format_scopes(allowed) or 'none'}")
+
+
+@users_app.command("delete")
+def users_delete(name: str) -> None:
+    """Delete a user and their items."""
+    _run(lambda store: store.delete_user(name))
+    typer.echo(f"deleted user {name}")
+
+
+@items_app.command("add")
+def items_add(owner: str, item_id: str) -> None:
+    """Give OWNER the item ITEM_ID."""
+    _run(lambda store: store.add_item(Item(item_id, owner)))
+    typer.echo(f"added item {item_id} to {owner}")
+
+
+@app.command()
+def demo() -> None:
+    """Put the tutorial's demo users and their items into an empty store."""
+    if _run(seed_demo):
+        typer.echo(f"added the demo users: {', '.join(user.username for user in DEMO_USERS)}")
+    else:
+        typer.echo("the store is not empty: demo users not added")
+
+
+def main() -> None:
+    app()

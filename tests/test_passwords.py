@@ -1,0 +1,117 @@
+"""Password hashing: verification results, the dummy-hash path (H3), rehash, off-loop (H4)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from core.passwords import CHEAP, RECOMMENDED, PasswordService, Verification, make_hasher
+from core.users import DEMO_USERS
+
+CHEAP_SERVICE = PasswordService(CHEAP)
+# Computed once: every test below reuses it.
+CHEAP_HASH = CHEAP_SERVICE.hash_sync("correct horse")
+#: The tutorial's recommended-cost hash of "secret" (argon2id, m=65536, t=3, p=4).
+RECOMMENDED_HASH = DEMO_USERS[0].hashed_password
+
+
+def test_cheap_hash_parameters() -> None:
+    assert CHEAP_HASH.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+
+
+def test_recommended_hasher_parameters() -> None:
+    hasher = make_hasher(RECOMMENDED)
+    assert hasher.current_hasher.check_needs_rehash(RECOMMENDED_HASH) is False
+
+
+def test_unknown_profile_refused() -> None:
+    with pytest.raises(ValueError, match="unknown password profile 'fast'"):
+        PasswordService("fast")
+
+
+async def test_async_hash_verifies() -> None:
+    hashed = await CHEAP_SERVICE.hash("pw")
+    assert hashed != await CHEAP_SERVICE.hash("pw")  # salted
+    assert await CHEAP_SERVICE.verify("pw", hashed) == Verification(ok=True, new_hash=None)
+
+
+@pytest.mark.parametrize(
+    ("password", "stored", "expected"),
+    [
+        ("correct horse", CHEAP_HASH, Verification(ok=True)),
+        ("wrong horse", CHEAP_HASH, Verification(ok=False)),
+        ("", CHEAP_HASH, Verification(ok=False)),
+        ("correct horse", None, Verification(ok=False)),  # unknown user: dummy hash
+        ("correct horse", "not-a-hash", Verification(ok=False)),
+        ("correct horse", "$2b$12$abcdefghijklmnopqrstuv", Verification(ok=False)),  # bcrypt
+        ("correct horse", "$argon2id$v=19$m=8,t=1,p=1$bm9wZQ$broken", Verification(ok=False)),
+    ],
+)
+async def test_verify(password: str, stored: str | None, expected: Verification) -> None:
+    assert await CHEAP_SERVICE.verify(password, stored) == expected
+
+
+async def test_unknown_user_is_checked_against_a_dummy_hash() -> None:
+    service = PasswordService(CHEAP)
+    seen: list[str] = []
+    real_check = service._check
+
+    def check(password: str, stored_hash: str) -> Verification:
+        seen.append(stored_hash)
+        return real_check(password, stored_hash)
+
+    service._check = check  # type: ignore[method-assign]
+    assert await service.verify("x", None) == Verification(ok=False)
+    assert await service.verify("y", None) == Verification(ok=False)
+    # The same cheap-profile dummy hash, made once and reused.
+    assert len(seen) == 2
+    assert seen[0] == seen[1]
+    assert seen[0].startswith("$argon2id$v=19$m=8,t=1,p=1$")
+
+
+async def test_rehash_when_parameters_changed() -> None:
+    result = await CHEAP_SERVICE.verify("secret", RECOMMENDED_HASH)
+    assert result.ok is True
+    assert result.new_hash is not None
+    assert result.new_hash.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    assert await CHEAP_SERVICE.verify("secret", result.new_hash) == Verification(ok=True)
+
+
+async def test_no_rehash_on_wrong_password() -> None:
+    assert await CHEAP_SERVICE.verify("Secret", RECOMMENDED_HASH) == Verification(ok=False)
+
+
+class ThreadRecordingHasher:
+    """Stands in for pwdlib's PasswordHash and notes the thread each call runs on."""
+
+    def __init__(self) -> None:
+        self.threads: list[threading.Thread] = []
+
+    def hash(self, password: str) -> str:
+        self.threads.append(threading.current_thread())
+        return "fake$" + password
+
+    def verify_and_update(self, password: str, stored_hash: str) -> tuple[bool, str | None]:
+        self.threads.append(threading.current_thread())
+        return stored_hash == "fake$" + password, None
+
+
+async def test_hashing_and_verification_run_off_the_event_loop() -> None:
+    service = PasswordService(CHEAP)
+    hasher = ThreadRecordingHasher()
+    service._hasher = hasher  # type: ignore[assignment]
+    loop_thread = threading.current_thread()
+    hashed = await service.hash("pw")
+    assert await service.verify("pw", hashed) == Verification(ok=True)
+    assert await service.verify("pw", None) == Verification(ok=False)  # dummy hash + check
+    assert len(hasher.threads) == 4
+    assert all(thread is not loop_thread for thread in hasher.threads)
+
+
+def test_hash_sync_runs_in_the_caller_thread() -> None:
+    service = PasswordService(CHEAP)
+    hasher = ThreadRecordingHasher()
+    service._hasher = hasher  # type: ignore[assignment]
+    assert service.hash_sync("pw") == "fake$pw"
+    assert hasher.threads == [threading.current_thread()]

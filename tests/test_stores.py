@@ -1,0 +1,316 @@
+"""The store port: one behavioural suite run against MemoryStore and SQLiteStore, plus the
+SQLite file itself and `open_store` URL parsing."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from core.errors import StoreUnavailable
+from core.stores import (
+    BadDatabaseURL,
+    DuplicateItem,
+    MemoryStore,
+    SQLiteStore,
+    UserStore,
+    open_store,
+)
+from core.users import DEMO_USERS, Item, UnknownUser, User, UserExists
+
+BOB = User("bob", "hash-bob", "bob@example.com", "Bob B", False, ("me",))
+CAROL = User("carol", "hash-carol")
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[UserStore]:
+    made: UserStore = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.db")
+    try:
+        yield made
+    finally:
+        await made.close()
+
+
+async def test_empty_store(store: UserStore) -> None:
+    assert await store.is_empty() is True
+    assert await store.list_users() == []
+    assert await store.get_user("bob") is None
+    assert await store.items_for("bob") == []
+
+
+async def test_add_get_list(store: UserStore) -> None:
+    await store.add_user(CAROL)
+    await store.add_user(BOB)
+    await store.add_user(DEMO_USERS[1])
+    assert await store.is_empty() is False
+    assert await store.get_user("bob") == BOB
+    assert await store.get_user("carol") == CAROL
+    assert await store.get_user("alice") == DEMO_USERS[1]
+    assert await store.get_user("Bob") is None
+    assert [user.username for user in await store.list_users()] == ["alice", "bob", "carol"]
+    assert await store.list_users() == [DEMO_USERS[1], BOB, CAROL]
+
+
+async def test_add_existing_user(store: UserStore) -> None:
+    await store.add_user(BOB)
+    with pytest.raises(UserExists) as caught:
+        await store.add_user(User("bob", "other"))
+    assert str(caught.value) == "bob"
+    assert await store.get_user("bob") == BOB
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"disabled": True}, User("bob", "hash-bob", "bob@example.com", "Bob B", True, ("me",))),
+        (
+            {"scopes": ("items", "me")},
+            User("bob", "hash-bob", BOB.email, BOB.full_name, False, ("items", "me")),
+        ),
+        ({"scopes": ()}, User("bob", "hash-bob", BOB.email, BOB.full_name, False, ())),
+        ({"hashed_password": "new"}, User("bob", "new", BOB.email, BOB.full_name, False, ("me",))),
+        ({}, BOB),
+        (
+            {"disabled": False, "scopes": ("items",), "hashed_password": "h2"},
+            User("bob", "h2", BOB.email, BOB.full_name, False, ("items",)),
+        ),
+    ],
+)
+async def test_update_user(store: UserStore, changes: dict[str, object], expected: User) -> None:
+    await store.add_user(BOB)
+    await store.add_user(CAROL)
+    await store.update_user("bob", **changes)  # type: ignore[arg-type]
+    assert await store.get_user("bob") == expected
+    assert await store.get_user("carol") == CAROL
+
+
+async def test_enable_after_disable(store: UserStore) -> None:
+    await store.add_user(BOB)
+    await store.update_user("bob", disabled=True)
+    await store.update_user("bob", disabled=False)
+    assert await store.get_user("bob") == BOB
+
+
+async def test_update_unknown_user(store: UserStore) -> None:
+    with pytest.raises(UnknownUser) as caught:
+        await store.update_user("nobody", disabled=True)
+    assert str(caught.value) == "nobody"
+    assert await store.is_empty() is True
+
+
+async def test_items_ordered_by_item_id(store: UserStore) -> None:
+    await store.add_user(BOB)
+    await store.add_user(CAROL)
+    for item_id in ("b", "Foo", "a", "10", "2"):
+        await store.add_item(Item(item_id, "bob"))
+    await store.add_item(Item("a", "carol"))  # the same id under another owner
+    assert await store.items_for("bob") == [
+        Item("10", "bob"),
+        Item("2", "bob"),
+        Item("Foo", "bob"),
+        Item("a", "bob"),
+        Item("b", "bob"),
+    ]
+    assert await store.items_for("carol") == [Item("a", "carol")]
+
+
+async def test_duplicate_item(store: UserStore) -> None:
+    await store.add_user(BOB)
+    await store.add_item(Item("Foo", "bob"))
+    with pytest.raises(DuplicateItem) as caught:
+        await store.add_item(Item("Foo", "bob"))
+    assert str(caught.value) == "bob already has item Foo"
+    assert await store.items_for("bob") == [Item("Foo", "bob")]
+
+
+async def test_item_for_unknown_owner(store: UserStore) -> None:
+    with pytest.raises(UnknownUser) as caught:
+        await store.add_item(Item("Foo", "nobody"))
+    assert str(caught.value) == "nobody"
+    assert await store.items_for("nobody") == []
+
+
+async def test_delete_cascades_items(store: UserStore) -> None:
+    await store.add_user(BOB)
+    await store.add_user(CAROL)
+    await store.add_item(Item("Foo", "bob"))
+    await store.add_item(Item("Bar", "carol"))
+    await store.delete_user("bob")
+    assert await store.get_user("bob") is None
+    assert await store.items_for("bob") == []
+    assert await store.list_users() == [CAROL]
+    assert await store.items_for("carol") == [Item("Bar", "carol")]
+    # A new user of the same name starts with no items.
+    await store.add_user(BOB)
+    assert await store.items_for("bob") == []
+
+
+async def test_delete_unknown_user(store: UserStore) -> None:
+    await store.add_user(BOB)
+    with pytest.raises(UnknownUser) as caught:
+        await store.delete_user("nobody")
+    assert str(caught.value) == "nobody"
+    assert await store.list_users() == [BOB]
+
+
+async def test_close_is_idempotent(store: UserStore) -> None:
+    await store.close()
+    await store.close()
+
+
+# SQLite specifics.
+
+
+async def test_sqlite_file_created_on_first_use_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "dir" / "arena.db"
+    store = SQLiteStore(path)
+    assert not path.parent.exists()
+    try:
+        assert await store.is_empty() is True
+    finally:
+        await store.close()
+    assert path.exists()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+    db.close()
+
+
+async def test_sqlite_survives_close_and_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "arena.db"
+    first = SQLiteStore(path)
+    await first.add_user(BOB)
+    await first.add_item(Item("Foo", "bob"))
+    await first.close()
+    second = SQLiteStore(path)
+    try:
+        assert await second.list_users() == [BOB]
+        assert await second.items_for("bob") == [Item("Foo", "bob")]
+    finally:
+        await second.close()
+
+
+async def test_sqlite_store_usable_after_close(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "arena.db")
+    await store.add_user(BOB)
+    await store.close()
+    try:
+        assert await store.get_user("bob") == BOB
+    finally:
+        await store.close()
+
+
+def _under_a_file(tmp_path: Path) -> Path:
+    (tmp_path / "file").write_text("")
+    return tmp_path / "file" / "arena.db"
+
+
+def _a_directory(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+def _not_a_database(tmp_path: Path) -> Path:
+    path = tmp_path / "garbage.db"
+    path.write_bytes(b"this is not an SQLite database, not even close" * 100)
+    return path
+
+
+@pytest.mark.parametrize("where", [_under_a_file, _a_directory, _not_a_database])
+async def test_sqlite_unopenable_path(tmp_path: Path, where: Callable[[Path], Path]) -> None:
+    path = where(tmp_path)
+    store = SQLiteStore(path)
+    try:
+        with pytest.raises(StoreUnavailable) as caught:
+            await store.get_user("bob")
+        assert str(caught.value).startswith(f"{path}: ")
+        # Still unavailable, still the same error, on the next call.
+        with pytest.raises(StoreUnavailable):
+            await store.is_empty()
+    finally:
+        await store.close()
+
+
+async def test_sqlite_close_without_use_touches_nothing(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "arena.db")
+    await store.close()
+    assert list(tmp_path.iterdir()) == []  # noqa: ASYNC240 (a tmp dir listing; nothing to block)
+
+
+# open_store.
+
+
+def test_open_memory() -> None:
+    assert isinstance(open_store("memory://"), MemoryStore)
+
+
+@pytest.mark.parametrize(
+    ("url", "path"),
+    [
+        ("sqlite:///arena.db", Path("arena.db")),
+        ("sqlite:///var/arena.db", Path("var/arena.db")),
+        ("sqlite:////srv/arena/arena.db", Path("/srv/arena/arena.db")),
+    ],
+)
+def test_open_sqlite(url: str, path: Path) -> None:
+    store = open_store(url)
+    assert isinstance(store, SQLiteStore)
+    assert store.path == path
+
+
+def test_open_store_touches_no_disk(tmp_path: Path) -> None:
+    open_store(f"sqlite:///{tmp_path}/arena.db")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "postgresql://user@localhost/arena",
+            "the PostgreSQL store is not implemented yet; use sqlite:/// or memory://",
+        ),
+        (
+            "postgres://localhost/arena",
+            "the PostgreSQL store is not implemented yet; use sqlite:/// or memory://",
+        ),
+        (
+            "sqlite:///",
+            "bad SQLite URL 'sqlite:///': use sqlite:///relative/path.db or sqlite:////abs/path.db",
+        ),
+        (
+            "sqlite://host/arena.db",
+            "bad SQLite URL 'sqlite://host/arena.db': use sqlite:///relative/path.db or "
+            "sqlite:////abs/path.db",
+        ),
+        (
+            "sqlite:arena.db",
+            "bad SQLite URL 'sqlite:arena.db': use sqlite:///relative/path.db or "
+            "sqlite:////abs/path.db",
+        ),
+        (
+            "memory://x",
+            "unsupported database URL 'memory://x': expected memory://, sqlite:///path or "
+            "postgresql://",
+        ),
+        (
+            "",
+            "unsupported database URL '': expected memory://, sqlite:///path or postgresql://",
+        ),
+        (
+            "arena.db",
+            "unsupported database URL 'arena.db': expected memory://, sqlite:///path or "
+            "postgresql://",
+        ),
+        (
+            "mysql://localhost/arena",
+            "unsupported database URL 'mysql://localhost/arena': expected memory://, "
+            "sqlite:///path or postgresql://",
+        ),
+    ],
+)
+def test_open_store_refuses(url: str, message: str) -> None:
+    with pytest.raises(BadDatabaseURL) as caught:
+        open_store(url)
+    assert str(caught.value) == message
