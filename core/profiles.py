@@ -1,7 +1,8 @@
 """How each profile answers: core errors rendered to status, JSON body and headers.
 
-Adapters never branch on the profile; they call `profile.render(error)` in their one error
-handler. The strict profile (CONTRACT.md §S) will be a second `Profile` here.
+Adapters never branch on the profile: they hand raw credentials to `Arena.authenticate` (the
+profile reads them) and call `arena.render(error)` in their one error handler. The strict
+profile (CONTRACT.md §S) will be a second `Profile` here.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from core import errors
+from core.credentials import Credentials, bearer_token
 from core.scopes import format_scopes
 
 RETRY_AFTER_SECONDS = "5"
@@ -26,6 +28,10 @@ class ErrorResponse:
 class Profile(Protocol):
     name: str
 
+    def bearer(self, credentials: Credentials, required: tuple[str, ...]) -> str | None:
+        """The bearer token the request presents, None when it presents none; raises for
+        credentials the profile refuses as malformed."""
+
     def render(self, error: errors.ArenaError) -> ErrorResponse: ...
 
 
@@ -38,6 +44,12 @@ class TutorialProfile:
     """The tutorial's observable behaviour, hardened (CONTRACT.md H1-H10)."""
 
     name = "tutorial"
+
+    def bearer(self, credentials: Credentials, required: tuple[str, ...]) -> str | None:
+        # As FastAPI's request.headers.get(): the first Authorization header; the query is
+        # not a place for tokens in the tutorial, and is not read.
+        first = credentials.authorization[0] if credentials.authorization else None
+        return bearer_token(first)
 
     def render(self, error: errors.ArenaError) -> ErrorResponse:
         match error:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core import scopes as scope_rules
+from core.credentials import Credentials
 from core.errors import (
     ArenaError,
     InactiveUser,
@@ -30,20 +31,6 @@ from core.users import DEMO_ITEMS, DEMO_USERS, User
 
 #: Headers every successful /token answer carries (RFC 6749 §5.1).
 TOKEN_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
-
-
-def bearer_token(authorization: str | None) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header, or None when there are no
-    bearer credentials at all (absent, empty, or another scheme; the scheme is case-insensitive).
-    Splits at the first space and strips the rest exactly as FastAPI's OAuth2PasswordBearer does
-    (RFC 6750 allows several spaces), so "Bearer " gives an empty token (an invalid one, not a
-    missing one)."""
-    if not authorization:
-        return None
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return token.strip()
 
 
 class Arena:
@@ -95,11 +82,18 @@ class Arena:
         }
 
     async def authenticate(
+        self, credentials: Credentials, required: Sequence[str] = (), *, active: bool = False
+    ) -> User:
+        """A protected route's caller, from what the request presented. `required` is the
+        route's scope chain (core.scopes.chain); `active` refuses disabled users."""
+        token = self.profile.bearer(credentials, tuple(required))
+        return await self.authenticate_token(token, required, active=active)
+
+    async def authenticate_token(
         self, token: str | None, required: Sequence[str] = (), *, active: bool = False
     ) -> User:
-        """A protected route's caller, checked in CONTRACT.md's order: credentials present, token
-        valid and naming an existing user, required scopes held, then (with `active`) not
-        disabled. `token` is what `bearer_token()` returned; `required` is the route's chain."""
+        """Checked in CONTRACT.md's order: credentials present, token valid and naming an
+        existing user, required scopes held, then (with `active`) not disabled."""
         required = tuple(required)
         if token is None:
             raise NotAuthenticated(required)

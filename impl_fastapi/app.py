@@ -17,21 +17,23 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core import errors, models, scopes
 from core.asgi import BodyLimit
+from core.credentials import Credentials
 from core.docs import ASSETS_DIR, ASSETS_PATH
 from core.forms import TokenRequest, normalize_errors
-from core.service import TOKEN_HEADERS, Arena, bearer_token
+from core.service import TOKEN_HEADERS, Arena
 from core.settings import Settings
 from core.users import User
 
 
-class BearerToken(OAuth2PasswordBearer):
-    """OAuth2PasswordBearer for the docs, with the core's reading of the header."""
+class BearerCredentials(OAuth2PasswordBearer):
+    """OAuth2PasswordBearer as the docs show it; what counts as a bearer token is the core's
+    call, so it hands over the raw credentials instead of a token."""
 
-    async def __call__(self, request: Request) -> str | None:  # type: ignore[override]
-        return bearer_token(request.headers.get("Authorization"))
+    async def __call__(self, request: Request) -> Credentials:  # type: ignore[override]
+        return Credentials.of(request.headers.getlist("Authorization"), request.query_params)
 
 
-oauth2_scheme = BearerToken(
+oauth2_scheme = BearerCredentials(
     tokenUrl="token",
     scopes=dict(scopes.SCOPES),
     scheme_name="OAuth2PasswordBearer",
@@ -49,10 +51,10 @@ ArenaDep = Annotated[Arena, Depends(get_arena)]
 
 async def get_current_user(
     security_scopes: SecurityScopes,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
+    credentials: Annotated[Credentials, Depends(oauth2_scheme)],
     arena: ArenaDep,
 ) -> User:
-    return await arena.authenticate(token, security_scopes.scopes)
+    return await arena.authenticate(credentials, security_scopes.scopes)
 
 
 async def get_current_active_user(

@@ -26,9 +26,10 @@ from pydantic.json_schema import models_json_schema
 
 from core import errors, models, openapi, scopes
 from core.asgi import BodyLimit
+from core.credentials import Credentials
 from core.docs import ASSETS_DIR, ASSETS_PATH, swagger_ui_page
 from core.forms import parse_token_form
-from core.service import TOKEN_HEADERS, Arena, bearer_token
+from core.service import TOKEN_HEADERS, Arena
 from core.settings import Settings
 from core.users import User
 
@@ -66,8 +67,8 @@ def protected(path: str, *chain: list[str], active: bool) -> dict[str, Any]:
 
 async def provide_user(request: Request[Any, Any, Any], arena: NamedDependency[Arena]) -> User:
     opt = request.route_handler.opt
-    token = bearer_token(request.headers.get("Authorization"))
-    user = await arena.authenticate(token, opt["scopes"])
+    credentials = Credentials.of(request.headers.getall("Authorization", []), request.query_params)
+    user = await arena.authenticate(credentials, opt["scopes"])
     return arena.require_active(user) if opt["active"] else user
 
 

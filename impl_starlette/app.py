@@ -19,9 +19,10 @@ from starlette.staticfiles import StaticFiles
 
 from core import errors, models, openapi, scopes
 from core.asgi import BodyLimit
+from core.credentials import Credentials
 from core.docs import ASSETS_DIR, ASSETS_PATH, swagger_ui_page
 from core.forms import parse_token_form
-from core.service import TOKEN_HEADERS, Arena, bearer_token
+from core.service import TOKEN_HEADERS, Arena
 from core.settings import Settings
 from core.users import User
 
@@ -48,8 +49,10 @@ def requires_scopes(*required: str, active: bool = False) -> Callable[[UserEndpo
         @wraps(endpoint)
         async def guarded(request: Request) -> Response:
             arena = arena_of(request)
-            token = bearer_token(request.headers.get("Authorization"))
-            user = await arena.authenticate(token, required, active=active)
+            credentials = Credentials.of(
+                request.headers.getlist("Authorization"), request.query_params
+            )
+            user = await arena.authenticate(credentials, required, active=active)
             return await endpoint(request, user)
 
         return guarded

@@ -11,6 +11,7 @@ from pathlib import Path
 import jwt
 import pytest
 
+from core.credentials import Credentials, bearer_token
 from core.errors import (
     InactiveUser,
     InsufficientScope,
@@ -22,7 +23,7 @@ from core.errors import (
 from core.forms import TokenRequest
 from core.passwords import PasswordService
 from core.profiles import ErrorResponse
-from core.service import TOKEN_HEADERS, Arena, bearer_token, seed_demo
+from core.service import TOKEN_HEADERS, Arena, seed_demo
 from core.settings import Settings
 from core.stores import MemoryStore
 from core.users import DEMO_USERS, Item, User
@@ -90,10 +91,10 @@ async def test_login_keeps_requested_order(arena: Arena) -> None:
 
 async def test_disabled_user_can_log_in(arena: Arena) -> None:
     body = await arena.login(TokenRequest("dora", "bob-password", "me"))
-    user = await arena.authenticate(body["access_token"], ("me",))
+    user = await arena.authenticate_token(body["access_token"], ("me",))
     assert user == DORA
     with pytest.raises(InactiveUser):
-        await arena.authenticate(body["access_token"], ("me",), active=True)
+        await arena.authenticate_token(body["access_token"], ("me",), active=True)
 
 
 @pytest.mark.parametrize(
@@ -134,15 +135,15 @@ async def test_no_rehash_when_current(arena: Arena) -> None:
 
 async def test_authenticate_ok(arena: Arena) -> None:
     token = token_for(arena, "bob", ("me",))
-    assert await arena.authenticate(token, ("me",), active=True) == BOB
-    assert await arena.authenticate(token) == BOB
-    assert await arena.authenticate(token, []) == BOB
+    assert await arena.authenticate_token(token, ("me",), active=True) == BOB
+    assert await arena.authenticate_token(token) == BOB
+    assert await arena.authenticate_token(token, []) == BOB
 
 
 @pytest.mark.parametrize("required", [(), ("me",), ("items", "me")])
 async def test_no_token_is_not_authenticated(arena: Arena, required: tuple[str, ...]) -> None:
     with pytest.raises(NotAuthenticated) as caught:
-        await arena.authenticate(None, required, active=True)
+        await arena.authenticate_token(None, required, active=True)
     assert caught.value.required == required
     assert arena.render(caught.value) == ErrorResponse(
         401, {"detail": "Not authenticated"}, {"WWW-Authenticate": "Bearer"}
@@ -158,7 +159,7 @@ async def test_bad_token_is_invalid_with_required_scopes(
     arena: Arena, token: str, required: tuple[str, ...], challenge: str
 ) -> None:
     with pytest.raises(InvalidToken) as caught:
-        await arena.authenticate(token, required)
+        await arena.authenticate_token(token, required)
     assert caught.value.required == required
     assert caught.value.reason
     assert caught.value.__cause__ is None  # the PyJWT chain stays inside the core
@@ -170,13 +171,13 @@ async def test_bad_token_is_invalid_with_required_scopes(
 async def test_token_from_another_key_is_invalid(arena: Arena) -> None:
     other = Arena(settings(secret_key="o" * 32))
     with pytest.raises(InvalidToken):
-        await arena.authenticate(token_for(other, "bob", ("me",)), ("me",))
+        await arena.authenticate_token(token_for(other, "bob", ("me",)), ("me",))
 
 
 async def test_unknown_subject_is_invalid_token(arena: Arena) -> None:
     token = token_for(arena, "ghost", ("me", "items"))
     with pytest.raises(InvalidToken) as caught:
-        await arena.authenticate(token, ("items", "me"))
+        await arena.authenticate_token(token, ("items", "me"))
     assert (caught.value.required, caught.value.reason) == (("items", "me"), "unknown user")
 
 
@@ -184,7 +185,7 @@ async def test_deleted_user_token_is_invalid(arena: Arena) -> None:
     token = token_for(arena, "bob", ("me",))
     await (await arena.store()).delete_user("bob")
     with pytest.raises(InvalidToken):
-        await arena.authenticate(token, ("me",))
+        await arena.authenticate_token(token, ("me",))
 
 
 @pytest.mark.parametrize(
@@ -197,7 +198,7 @@ async def test_missing_scope(
     # The disabled user too: the scope check comes before the active check.
     token = token_for(arena, "dora", granted)
     with pytest.raises(InsufficientScope) as caught:
-        await arena.authenticate(token, required, active=True)
+        await arena.authenticate_token(token, required, active=True)
     assert caught.value.required == required
     assert arena.render(caught.value) == ErrorResponse(
         401,
@@ -209,14 +210,14 @@ async def test_missing_scope(
 async def test_scope_names_are_case_sensitive(arena: Arena) -> None:
     token = arena.tokens.issue("bob", ("ME",)).access_token
     with pytest.raises(InsufficientScope):
-        await arena.authenticate(token, ("me",))
+        await arena.authenticate_token(token, ("me",))
 
 
 async def test_inactive_user_only_when_asked(arena: Arena) -> None:
     token = token_for(arena, "dora", ("me", "items"))
-    assert await arena.authenticate(token, ("items", "me")) == DORA
+    assert await arena.authenticate_token(token, ("items", "me")) == DORA
     with pytest.raises(InactiveUser) as caught:
-        await arena.authenticate(token, ("items", "me"), active=True)
+        await arena.authenticate_token(token, ("items", "me"), active=True)
     assert arena.render(caught.value) == ErrorResponse(400, {"detail": "Inactive user"})
     with pytest.raises(InactiveUser):
         arena.require_active(DORA)
@@ -271,7 +272,7 @@ def test_bearer_token(header: str | None, token: str | None) -> None:
 
 async def test_empty_bearer_token_is_invalid_not_missing(arena: Arena) -> None:
     with pytest.raises(InvalidToken):
-        await arena.authenticate(bearer_token("Bearer "), ("me",))
+        await arena.authenticate_token(bearer_token("Bearer "), ("me",))
 
 
 # The demo seed.
@@ -296,7 +297,7 @@ async def test_seed_demo_leaves_a_used_store_alone() -> None:
 async def test_arena_seeds_when_asked() -> None:
     arena = Arena(settings(demo_users=True))
     body = await arena.login(TokenRequest("johndoe", "secret", "me items"))
-    user = await arena.authenticate(body["access_token"], ("items", "me"), active=True)
+    user = await arena.authenticate_token(body["access_token"], ("items", "me"), active=True)
     assert user.username == "johndoe"
     assert await arena.items(user) == [{"item_id": "Foo", "owner": "johndoe"}]
     assert await arena.store() is await arena.store()
@@ -349,3 +350,33 @@ def test_arena_reads_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert arena.settings.data_dir == tmp_path
     assert arena.tokens.lifetime_seconds == 120
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("credentials", "outcome"),
+    [
+        pytest.param(Credentials(), NotAuthenticated, id="no-header"),
+        pytest.param(Credentials.of(["Basic abc"]), NotAuthenticated, id="other-scheme"),
+        pytest.param(Credentials.of(["Bearer "]), InvalidToken, id="empty-token"),
+        # The tutorial reads the first header, as FastAPI's request.headers.get() does.
+        pytest.param(Credentials.of(["Basic abc", "Bearer {token}"]), NotAuthenticated, id="2nd"),
+        pytest.param(Credentials.of(["Bearer {token}", "Basic abc"]), None, id="first"),
+        # A token in the query is not read by the tutorial profile.
+        pytest.param(Credentials.of([], ["access_token"]), NotAuthenticated, id="query-only"),
+    ],
+)
+async def test_authenticate_reads_credentials_through_the_profile(
+    arena: Arena, credentials: Credentials, outcome: type[Exception] | None
+) -> None:
+    body = await arena.login(TokenRequest("bob", "bob-password", "me"))
+    filled = Credentials(
+        tuple(value.format(token=body["access_token"]) for value in credentials.authorization),
+        credentials.query,
+    )
+    if outcome is None:
+        user = await arena.authenticate(filled, ("me",))
+        assert user == BOB
+    else:
+        with pytest.raises(outcome) as caught:
+            await arena.authenticate(filled, ("me",))
+        assert caught.value.required == ("me",)  # type: ignore[attr-defined]
