@@ -1,0 +1,265 @@
+"""Runs the conformance suite in this process with `pytest.main` and a collector plugin that keeps
+one result per test case: which check, which target, which variant, and how it ended."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+
+from conformance.checks import MUST, Check, check_of
+from conformance.servers import LIVE_SECRET_KEY
+
+SUITE_DIR = Path(__file__).parent
+ROOT = SUITE_DIR.parent
+
+Outcome = Literal["passed", "failed", "skipped", "not run"]
+#: The column of tests that are not parametrized over targets (checks of the suite itself).
+SUITE_COLUMN = "(suite)"
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSpec:
+    """A target as the runner names it: a live URL, or an app factory called in this process."""
+
+    name: str
+    url: str | None = None
+    #: "module:callable", called with a `core.settings.Settings`; default impl_<name>.app.
+    factory: str | None = None
+
+    @property
+    def mode(self) -> str:
+        return "live" if self.url is not None else "in-process"
+
+    @property
+    def factory_path(self) -> str:
+        return self.factory or f"impl_{self.name}.app:create_app"
+
+    def pytest_args(self) -> list[str]:
+        if self.url is not None:
+            return ["--target", f"{self.name}={self.url}"]
+        return ["--app-factory", f"{self.name}={self.factory_path}"]
+
+
+@dataclass(slots=True)
+class Case:
+    """One collected test item: a check on one target, in one variant (its other parameters)."""
+
+    nodeid: str
+    check: Check
+    target: str
+    variant: str = ""
+    outcome: Outcome = "not run"
+    #: The first assertion line of a failure, or the reason of a skip.
+    message: str = ""
+    #: The failure's short traceback, for the JSON report.
+    detail: str = ""
+    duration: float = 0.0
+    properties: list[tuple[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class SuiteRun:
+    targets: list[TargetSpec]
+    checks: dict[str, Check]
+    cases: list[Case]
+    #: Collection errors and pytest's own failures; any of them fails the run.
+    errors: list[str]
+    pytest_exit_code: int
+    #: pytest's terminal output, kept quiet while the run lasts, shown when pytest itself fails.
+    output: str
+    duration: float
+
+
+def unmarked_check(item: pytest.Item) -> Check:
+    """A stand-in for a test that carries no @check marker: it still counts, as a MUST."""
+    name = item.nodeid.split("[", 1)[0]
+    return Check(id=name, level=MUST, rule="(no @check marker)", title=item.name.split("[")[0])
+
+
+def variant_of(item: pytest.Item, target: str | None) -> str:
+    """The item's parameter ids other than the target's, e.g. "alg-none" for [fastapi-alg-none]."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return ""
+    ident: str = callspec.id
+    if target is None or ident == target:
+        return "" if ident == target else ident
+    if ident.startswith(f"{target}-"):
+        return ident[len(target) + 1 :]
+    if ident.endswith(f"-{target}"):
+        return ident[: -len(target) - 1]
+    return ident.replace(f"-{target}-", "-", 1)
+
+
+def target_of(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    value = None if callspec is None else callspec.params.get("target_name")
+    return value if isinstance(value, str) else None
+
+
+def failure_line(report: pytest.TestReport) -> str:
+    """The first `E` line of the traceback: for a failed assert, the comparison that failed."""
+    text = report.longreprtext
+    for line in text.splitlines():
+        if line.startswith("E "):
+            return line[1:].strip()
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = getattr(crash, "message", "")
+    if message:
+        return str(message).splitlines()[0]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else f"failed in {report.when}"
+
+
+def skip_reason(report: pytest.TestReport) -> str:
+    if isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    return getattr(report, "wasxfail", "") or report.longreprtext.strip()
+
+
+CaseCallback = Callable[[Case], None]
+
+
+class Collector:
+    """The pytest plugin: deselects by check family when asked, maps every item to its check,
+    target and variant, and records each item's outcome as its reports come in."""
+
+    def __init__(
+        self,
+        families: Sequence[str] = (),
+        on_collected: Callable[[list[Case]], None] | None = None,
+        on_case: CaseCallback | None = None,
+    ) -> None:
+        self.families = frozenset(family.upper() for family in families)
+        self.on_collected = on_collected
+        self.on_case = on_case
+        self.checks: dict[str, Check] = {}
+        self.cases: dict[str, Case] = {}
+        self.errors: list[str] = []
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(
+        self, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
+        if not self.families:
+            return
+        keep: list[pytest.Item] = []
+        drop: list[pytest.Item] = []
+        for item in items:
+            meta = check_of(item)
+            (keep if meta is not None and meta.family in self.families else drop).append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = keep
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        for item in session.items:
+            meta = check_of(item) or unmarked_check(item)
+            target = target_of(item)
+            self.checks.setdefault(meta.id, meta)
+            self.cases[item.nodeid] = Case(
+                nodeid=item.nodeid,
+                check=meta,
+                target=target or SUITE_COLUMN,
+                variant=variant_of(item, target),
+            )
+        if self.on_collected is not None:
+            self.on_collected(list(self.cases.values()))
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            lines = [line for line in report.longreprtext.splitlines() if line.strip()]
+            self.errors.append(f"collecting {report.nodeid or '.'}: {lines[-1] if lines else ''}")
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        case = self.cases.get(report.nodeid)
+        if case is None:
+            return
+        case.duration += report.duration
+        if report.failed:
+            if case.outcome != "failed":
+                case.outcome = "failed"
+                case.message = failure_line(report)
+                case.detail = report.longreprtext[-4000:]
+                if report.when != "call":
+                    case.message = f"[{report.when}] {case.message}"
+        elif report.skipped:
+            if case.outcome != "failed":
+                case.outcome = "skipped"
+                case.message = skip_reason(report)
+        elif report.when == "call" and case.outcome == "not run":
+            case.outcome = "passed"
+        if report.when == "teardown":
+            case.properties = [(str(name), value) for name, value in report.user_properties]
+            if self.on_case is not None:
+                self.on_case(case)
+
+
+def pytest_arguments(
+    targets: Sequence[TargetSpec],
+    *,
+    secret_key: str = LIVE_SECRET_KEY,
+    keyword: str | None = None,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    args = [
+        str(SUITE_DIR),
+        "--rootdir", str(ROOT),
+        "-c", str(ROOT / "pyproject.toml"),
+        "-p", "no:cacheprovider",
+        "--tb=line", "-q",
+        # The servers were polled with httpx before pytest started, so anyio (a pytest plugin)
+        # is already imported and cannot be assertion-rewritten; that is harmless here.
+        "-W", "ignore::pytest.PytestAssertRewriteWarning",
+        "--secret-key", secret_key,
+    ]  # fmt: skip
+    for target in targets:
+        args += target.pytest_args()
+    if keyword:
+        args += ["-k", keyword]
+    return [*args, *extra]
+
+
+def run_suite(
+    targets: Sequence[TargetSpec],
+    *,
+    secret_key: str = LIVE_SECRET_KEY,
+    keyword: str | None = None,
+    families: Sequence[str] = (),
+    extra: Sequence[str] = (),
+    on_collected: Callable[[list[Case]], None] | None = None,
+    on_case: CaseCallback | None = None,
+) -> SuiteRun:
+    """Run the suite once over all `targets`; pytest's own output is kept, not printed."""
+    if not targets:
+        raise ValueError("no targets to run the suite against")
+    names = [target.name for target in targets]
+    if len(set(names)) != len(names):
+        raise ValueError(f"target names must be unique: {', '.join(names)}")
+    collector = Collector(families, on_collected, on_case)
+    args = pytest_arguments(targets, secret_key=secret_key, keyword=keyword, extra=extra)
+    output = io.StringIO()
+    started = time.monotonic()
+    with contextlib.redirect_stdout(output):
+        code = int(pytest.main(args, plugins=[collector]))
+    errors = list(collector.errors)
+    if code in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
+        errors.append(f"pytest stopped with exit code {code}")
+    elif code == pytest.ExitCode.USAGE_ERROR:
+        errors.append("pytest refused its arguments (usage error)")
+    return SuiteRun(
+        targets=list(targets),
+        checks=collector.checks,
+        cases=list(collector.cases.values()),
+        errors=errors,
+        pytest_exit_code=code,
+        output=output.getvalue(),
+        duration=time.monotonic() - started,
+    )

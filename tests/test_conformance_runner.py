@@ -1,0 +1,577 @@
+"""The conformance runner: the collector on a synthetic suite, the matrix and its reports, the
+differential comparison, and `python -m conformance` end to end, in-process and live."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from rich.console import Console
+
+from conformance import __main__ as cli
+from conformance.checks import MUST, SHOULD, Check
+from conformance.differential import (
+    ALLOWED_HEAD,
+    Answer,
+    Endpoint,
+    Finding,
+    FrameworkDifference,
+    Observation,
+    Probe,
+    answer_of,
+    compare,
+    corpus,
+    differing_paths,
+    observe,
+    run_differential,
+    tokens,
+)
+from conformance.report import Report, cell_of
+from conformance.runner import SUITE_COLUMN, Case, Collector, SuiteRun, TargetSpec
+from conformance.servers import LIVE_SECRET_KEY, free_port, serve
+from core.errors import InvalidToken
+from core.tokens import TokenService
+
+pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The inner runs' configuration: the marker conformance/conftest.py registers, and the
+#: asyncio setting whose absence pytest-asyncio warns about.
+INNER_INI = """
+[pytest]
+markers = check(meta): a conformance check
+asyncio_default_fixture_loop_scope = function
+"""
+
+SYNTHETIC_SUITE = """
+import pytest
+from conformance.checks import MUST, SHOULD, check
+
+TARGETS = pytest.mark.parametrize("target_name", ["alpha", "beta"])
+
+@TARGETS
+@check("CHK-001", MUST, "rule one", "always passes")
+def test_passes(target_name):
+    assert True
+
+@TARGETS
+@pytest.mark.parametrize("case", ["one", "two"])
+@check("CHK-002", MUST, "rule two", "fails on beta, case two")
+def test_variants(target_name, case, record_property):
+    record_property("variant", f"{target_name}:{case}")
+    assert (target_name, case) != ("beta", "two"), "beta two is broken"
+
+@TARGETS
+@check("CHK-010", SHOULD, "rule ten", "a SHOULD failing on alpha")
+def test_should(target_name):
+    status = 403 if target_name == "alpha" else 401
+    assert status == 401
+
+@TARGETS
+@check("CHK-003", MUST, "rule three", "skipped on beta")
+def test_skips(target_name):
+    if target_name == "beta":
+        pytest.skip("not for beta")
+
+@pytest.fixture
+def broken_on_beta(target_name):
+    if target_name == "beta":
+        raise RuntimeError("fixture broke")
+
+@TARGETS
+@check("CHK-004", MUST, "rule four", "an error in setup")
+def test_setup_error(target_name, broken_on_beta):
+    pass
+
+@check("CHK-005", MUST, "rule five", "not parametrized over targets")
+def test_suite_level():
+    pass
+
+@TARGETS
+def test_unmarked(target_name):
+    pass
+"""
+
+
+@pytest.fixture
+def synthetic(pytester: pytest.Pytester) -> tuple[Collector, list[Case], list[Case]]:
+    pytester.makeini(INNER_INI)
+    pytester.makepyfile(test_synthetic=SYNTHETIC_SUITE)
+    collected: list[Case] = []
+    finished: list[Case] = []
+    collector = Collector(on_collected=collected.extend, on_case=finished.append)
+    pytester.inline_run("-p", "no:cacheprovider", "--tb=line", plugins=[collector])
+    return collector, collected, finished
+
+
+def _run_of(collector: Collector, names: tuple[str, ...] = ("alpha", "beta")) -> SuiteRun:
+    return SuiteRun(
+        targets=[TargetSpec(name) for name in names],
+        checks=collector.checks,
+        cases=list(collector.cases.values()),
+        errors=collector.errors,
+        pytest_exit_code=1,
+        output="",
+        duration=0.5,
+    )
+
+
+def _outcomes(collector: Collector) -> dict[tuple[str, str, str], str]:
+    return {(c.check.id, c.target, c.variant): c.outcome for c in collector.cases.values()}
+
+
+# --- the collector --------------------------------------------------------------------------
+
+
+def test_collector_maps_items_to_check_target_and_variant(
+    synthetic: tuple[Collector, list[Case], list[Case]],
+) -> None:
+    collector, collected, finished = synthetic
+    assert _outcomes(collector) == {
+        ("CHK-001", "alpha", ""): "passed",
+        ("CHK-001", "beta", ""): "passed",
+        ("CHK-002", "alpha", "one"): "passed",
+        ("CHK-002", "alpha", "two"): "passed",
+        ("CHK-002", "beta", "one"): "passed",
+        ("CHK-002", "beta", "two"): "failed",
+        ("CHK-010", "alpha", ""): "failed",
+        ("CHK-010", "beta", ""): "passed",
+        ("CHK-003", "alpha", ""): "passed",
+        ("CHK-003", "beta", ""): "skipped",
+        ("CHK-004", "alpha", ""): "passed",
+        ("CHK-004", "beta", ""): "failed",
+        ("CHK-005", SUITE_COLUMN, ""): "passed",
+        ("test_synthetic.py::test_unmarked", "alpha", ""): "passed",
+        ("test_synthetic.py::test_unmarked", "beta", ""): "passed",
+    }
+    # Progress callbacks: every item once when collected, once when finished.
+    assert len(collected) == len(finished) == len(collector.cases) == 15
+    assert collector.errors == []
+
+
+def test_collector_keeps_messages_levels_and_properties(
+    synthetic: tuple[Collector, list[Case], list[Case]],
+) -> None:
+    collector, _, _ = synthetic
+    cases = {(c.check.id, c.target, c.variant): c for c in collector.cases.values()}
+    broken = cases["CHK-002", "beta", "two"]
+    assert broken.message.startswith("AssertionError: beta two is broken")
+    assert broken.properties == [("variant", "beta:two")]
+    assert broken.check == Check("CHK-002", MUST, "rule two", "fails on beta, case two")
+    assert cases["CHK-010", "alpha", ""].message == "assert 403 == 401"
+    assert cases["CHK-010", "alpha", ""].check.level == SHOULD
+    assert cases["CHK-003", "beta", ""].message == "not for beta"
+    assert cases["CHK-004", "beta", ""].message == "[setup] RuntimeError: fixture broke"
+    unmarked = cases["test_synthetic.py::test_unmarked", "alpha", ""].check
+    assert (unmarked.level, unmarked.rule) == (MUST, "(no @check marker)")
+
+
+def test_collector_selects_by_family(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INNER_INI)
+    pytester.makepyfile(
+        test_families="""
+        from conformance.checks import MUST, check
+
+        @check("AUTH-001", MUST, "r", "t")
+        def test_auth():
+            pass
+
+        @check("TOK-001", MUST, "r", "t")
+        def test_tok():
+            pass
+
+        def test_unmarked():
+            pass
+        """
+    )
+    collector = Collector(families=["tok"])
+    result = pytester.inline_run("-p", "no:cacheprovider", plugins=[collector])
+    assert [case.check.id for case in collector.cases.values()] == ["TOK-001"]
+    assert len(result.getcalls("pytest_deselected")[0].items) == 2
+
+
+def test_collection_errors_are_kept(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INNER_INI)
+    pytester.makepyfile(test_broken="import nowhere_to_be_found\n")
+    collector = Collector()
+    pytester.inline_run("-p", "no:cacheprovider", plugins=[collector])
+    assert len(collector.errors) == 1
+    assert "test_broken.py" in collector.errors[0]
+    assert "nowhere_to_be_found" in collector.errors[0]
+
+
+# --- the matrix and the reports -------------------------------------------------------------
+
+
+def test_cell_rules() -> None:
+    check = Check("X-1", MUST, "r", "t")
+
+    def case(outcome: Any) -> Case:
+        return Case("n", check, "t", outcome=outcome)
+
+    assert cell_of([case("passed"), case("skipped")]) == "pass"
+    assert cell_of([case("passed"), case("failed"), case("skipped")]) == "fail"
+    assert cell_of([case("skipped"), case("not run")]) == "skip"
+    assert cell_of([]) == "skip"
+
+
+def test_report_matrix_summary_and_exit_code(
+    synthetic: tuple[Collector, list[Case], list[Case]], tmp_path: Path
+) -> None:
+    collector, _, _ = synthetic
+    report = Report(_run_of(collector))
+    assert report.columns == ["alpha", "beta", SUITE_COLUMN]
+    ids = [check.id for check in report.checks]
+    # Natural order by family and number; the unmarked test is its own row.
+    assert ids[:5] == ["CHK-001", "CHK-002", "CHK-003", "CHK-004", "CHK-005"]
+    assert ids[5] == "CHK-010"
+    assert report.cell("CHK-002", "alpha") == "pass"
+    assert report.cell("CHK-002", "beta") == "fail"
+    assert report.cell("CHK-003", "beta") == "skip"
+    assert report.cell("CHK-005", "alpha") == "skip"
+    alpha, beta = report.summary("alpha"), report.summary("beta")
+    assert (alpha.must_passed, alpha.must_failed, alpha.should_failed, alpha.skipped) == (
+        5,
+        0,
+        1,
+        1,
+    )
+    assert (beta.must_passed, beta.must_failed, beta.should_passed, beta.skipped) == (2, 2, 1, 2)
+    assert report.exit_code == 1
+
+    json_path, md_path = report.write(tmp_path / "reports")
+    data = json.loads(json_path.read_text())
+    assert data["exit_code"] == 1
+    assert data["summary"]["beta"] == {
+        "must_passed": 2,
+        "must_failed": 2,
+        "should_passed": 1,
+        "should_failed": 0,
+        "skipped": 2,
+    }
+    chk2 = next(check for check in data["checks"] if check["id"] == "CHK-002")
+    assert chk2["results"]["beta"]["outcome"] == "fail"
+    assert [case["variant"] for case in chk2["results"]["beta"]["cases"]] == ["one", "two"]
+    assert chk2["results"]["beta"]["cases"][1]["properties"] == {"variant": "beta:two"}
+    assert {f["check"] for f in data["failures"]} == {"CHK-002", "CHK-004", "CHK-010"}
+    assert set(data["versions"]) >= {"python", "fastapi", "litestar", "starlette"}
+    assert data["differential"] is None
+
+    markdown = md_path.read_text()
+    assert "| check | level | title | alpha | beta | (suite) |" in markdown
+    assert "| CHK-002 | MUST | fails on beta, case two | ✓ | ✗ | – |" in markdown  # noqa: RUF001
+    assert "- CHK-002 (MUST) on **beta** `[two]`: `AssertionError: beta two is broken" in markdown
+
+
+def test_should_failures_alone_exit_zero(
+    synthetic: tuple[Collector, list[Case], list[Case]],
+) -> None:
+    collector, _, _ = synthetic
+    run = _run_of(collector)
+    run.cases = [c for c in run.cases if c.outcome != "failed" or c.check.level == SHOULD]
+    report = Report(run)
+    assert report.failures(SHOULD)
+    assert report.exit_code == 0
+
+
+def test_errors_and_empty_runs_fail(synthetic: tuple[Collector, list[Case], list[Case]]) -> None:
+    collector, _, _ = synthetic
+    passing = _run_of(collector)
+    passing.cases = [c for c in passing.cases if c.outcome != "failed"]
+    assert Report(passing).exit_code == 0
+    assert Report(passing, startup_errors={"litestar": "exited with 1"}).exit_code == 1
+    passing.errors = ["collecting x: boom"]
+    assert Report(passing).exit_code == 1
+    assert Report(_run_of(Collector())).exit_code == 1  # nothing ran at all
+
+
+def test_rich_matrix_and_failure_lines(
+    synthetic: tuple[Collector, list[Case], list[Case]],
+) -> None:
+    collector, _, _ = synthetic
+    console = Console(record=True, width=100, color_system=None)
+    Report(_run_of(collector)).render(console)
+    text = console.export_text()
+    lines = text.splitlines()
+    row = next(line for line in lines if "CHK-002" in line and "│" in line)
+    assert [cell.strip() for cell in row.split("│")[4:7]] == ["✓", "✗", "–"]  # noqa: RUF001
+    assert "alpha: MUST 5 passed, 0 failed · SHOULD 0 passed, 1 failed · 1 skipped" in text
+    assert "✗ CHK-002 MUST on beta [two]: AssertionError: beta two is broken" in text
+    assert all(len(line) <= 100 for line in lines)
+
+
+# --- differential mode ----------------------------------------------------------------------
+
+
+def _response(status: int, body: Any = None, **headers: str) -> httpx.Response:
+    request = httpx.Request("GET", "http://t/")
+    if body is None:
+        return httpx.Response(status, headers=headers, request=request)
+    return httpx.Response(status, json=body, headers=headers, request=request)
+
+
+def test_answers_keep_the_contract_and_mask_what_varies() -> None:
+    key = "k" * 40
+    token = TokenService(key.encode, 1800).issue("johndoe", ("me",)).access_token
+    response = _response(
+        200,
+        {"access_token": token, "token_type": "bearer", "scope": "me"},
+        **{"Cache-Control": "no-store", "X-Request-Id": "abc", "Date": "today"},
+    )
+    answer = answer_of(response)
+    assert answer.headers == {"cache-control": "no-store", "content-type": "application/json"}
+    assert answer.body["access_token"] == (
+        "<JWT alg=HS256 sub='johndoe' scope='me' claims=exp,iat,jti,scope,sub exp-iat=1800>"
+    )
+    assert answer_of(_response(200, {"access_token": "opaque"})).body == {
+        "access_token": "<not a JWT: 6 chars>"
+    }
+    moved = answer_of(_response(307, location="http://127.0.0.1:9/users/me/?a=1"))
+    assert moved.headers["location"] == "/users/me/?a=1"
+    refused = answer_of(_response(405, {"detail": "x"}, allow="post,  GET"))
+    assert refused.headers["allow"] == "GET, POST"
+    text = httpx.Response(404, text="Not Found", request=httpx.Request("GET", "http://t/"))
+    assert answer_of(text).body == {"<not JSON>": "Not Found"}
+    assert answer_of(text).headers == {"content-type": "text/plain"}
+
+
+def test_compare_agreement_findings_and_allowed_differences() -> None:
+    probe = Probe("p", "GET", "/users/me")
+    ok = Answer(200, {"content-type": "application/json"}, {"a": 1})
+    same = [Observation("a", ok, ok), Observation("b", ok, ok)]
+    assert compare(probe, same) is None
+
+    redirected = Observation("a", Answer(307, {"location": "/users/me/"}), ok, ("307",), ok)
+    direct = Observation("b", ok, ok, ("direct",))
+    allowed = compare(probe, [redirected, direct])
+    assert isinstance(allowed, FrameworkDifference)
+    assert allowed.labels == {"a": ("307",), "b": ("direct",)}
+
+    other = Answer(403, {"content-type": "text/plain", "www-authenticate": "Bearer"}, "x")
+    finding = compare(probe, [Observation("a", ok, ok), Observation("b", other, other)])
+    assert isinstance(finding, Finding)
+    assert finding.fields == ("status", "body", "header content-type", "header www-authenticate")
+    assert finding.to_json()["answers"]["b"]["status"] == 403
+    assert finding.to_json()["request"] == 'curl -sS -i "$BASE/users/me"'
+
+
+def test_differing_paths_point_into_documents() -> None:
+    left = {"paths": {"/token": {"post": {"x": 1}}}, "scopes": {"me": "a", "items": "b"}}
+    right = {"paths": {"/token": {"post": {"x": 2}}}, "scopes": {"me": "a", "items:read": "b"}}
+    assert differing_paths([left, right]) == [
+        "$.paths./token.post.x",
+        "$.scopes.items",
+        "$.scopes.items:read",
+    ]
+    assert differing_paths([[1, 2], [1, 3]]) == ["$[1]"]
+    assert differing_paths([[1], [1, 2]]) == ["$"]
+
+
+async def test_observe_follows_a_redirect_and_judges_head() -> None:
+    ok = Answer(200, {"content-type": "application/json"}, {"a": 1})
+
+    async def redirects(probe: Probe) -> Answer:
+        return ok if probe.path.endswith("/") else Answer(307, {"location": probe.path + "/"})
+
+    seen = await observe("t", redirects, Probe("p", "GET", "/status", kind="no-slash"))
+    assert (seen.comparable, seen.followed, seen.labels) == (ok, ok, ("307 to the slash form",))
+
+    async def head_405(probe: Probe) -> Answer:
+        return Answer(405, {"allow": "GET, HEAD"}) if probe.method == "HEAD" else ok
+
+    seen = await observe("t", head_405, Probe("h", "HEAD", "/status/", kind="head"))
+    assert seen.comparable == ALLOWED_HEAD
+    assert seen.labels == ("Allow lists HEAD", "HEAD 405")
+
+    async def head_with_body(probe: Probe) -> Answer:
+        return ok
+
+    seen = await observe("t", head_with_body, Probe("h", "HEAD", "/status/", kind="head"))
+    assert seen.comparable == ok
+    assert seen.labels == ("HEAD answered neither as 405 nor as GET",)
+
+
+def test_corpus_is_fixed_and_renders_as_curl() -> None:
+    probes = corpus("k" * 40, now=1_800_000_000)
+    assert len(probes) >= 60
+    assert len({probe.id for probe in probes}) == len(probes)
+    again = corpus("k" * 40, now=1_800_000_000)
+    assert [(p.id, p.method, p.path, p.body) for p in probes] == [
+        (p.id, p.method, p.path, p.body) for p in again
+    ]
+    for probe in probes:
+        words = shlex.split(probe.curl(), comments=True)
+        assert words[0] == "curl", probe.curl()
+        assert any(word.startswith("$BASE/") for word in words), probe.curl()
+    multipart = next(p for p in probes if p.id == "login-multipart-password-as-file")
+    assert "-F username=johndoe" in multipart.curl()
+    assert "Content-Type" not in multipart.curl()
+    empty = next(p for p in probes if p.id == "users-me-empty-header")
+    assert empty.curl() == "curl -sS -i \"$BASE/users/me/\" -H 'Authorization;'"
+    kinds = {probe.kind for probe in probes}
+    assert kinds == {"plain", "no-slash", "head", "openapi", "page"}
+
+
+def test_corpus_tokens() -> None:
+    key = "k" * 40
+    minted = tokens(key)
+    service = TokenService(key.encode, 1800)
+    assert service.verify(minted["valid"]).scopes == {"me", "items"}
+    assert service.verify(minted["no-scope"]).scopes == frozenset()
+    for name in ("expired", "wrong-key", "alg-none", "alg-hs512", "alg-rs256", "exp-absent",
+                 "exp-string", "sub-absent", "scope-list", "aud", "oversized"):  # fmt: skip
+        with pytest.raises(InvalidToken):
+            service.verify(minted[name])
+
+
+def _in_process(name: str, factory: str, stack: contextlib.ExitStack) -> Endpoint:
+    from conformance.differential import endpoint_for
+
+    return endpoint_for(TargetSpec(name, factory=factory), "k" * 40, stack)
+
+
+async def test_differential_run_agrees_on_twins_and_catches_a_broken_one() -> None:
+    with contextlib.ExitStack() as stack:
+        twins = [
+            _in_process("a", "impl_fastapi.app:create_app", stack),
+            _in_process("b", "impl_fastapi.app:create_app", stack),
+        ]
+        agreed = await run_differential(twins, "k" * 40)
+        broken = [
+            twins[0],
+            _in_process("c", "tests.test_suite_kills_broken:text_plain_404", stack),
+        ]
+        differed = await run_differential(broken, "k" * 40)
+    assert agreed.probes >= 60
+    assert agreed.findings == []
+    assert agreed.framework_differences == []
+    found = {finding.probe.id: finding for finding in differed.findings}
+    assert {"not-found", "not-found-prefix"} <= set(found)
+    assert found["not-found"].fields == ("body", "header content-type")
+    answers = found["not-found"].to_json()["answers"]
+    assert answers["a"]["body"] == {"detail": "Not Found"}
+    assert answers["c"]["body"] == {"<not JSON>": "Not Found"}
+
+
+# --- python -m conformance ------------------------------------------------------------------
+
+
+def test_strict_profile_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--profile", "strict"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "conformance: the strict profile is not implemented yet (only --profile tutorial exists)\n"
+    )
+
+
+def test_bad_target_spec_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--target", "no-url-here"])
+    assert exit_info.value.code == 2
+    assert "expected NAME=URL, got 'no-url-here'" in capsys.readouterr().err
+
+
+def test_duplicate_target_names_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--impl", "fastapi", "--target", "fastapi=http://127.0.0.1:9"]) == 2
+    assert "target names must be unique: fastapi, fastapi" in capsys.readouterr().out
+
+
+def _conformance(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ARENA_")}
+    return subprocess.run(  # noqa: S603 (our interpreter, fixed arguments)
+        [sys.executable, "-m", "conformance", *args],
+        cwd=ROOT,
+        env={**env, "COLUMNS": "160"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_cli_in_process_good_and_broken_side_by_side(tmp_path: Path) -> None:
+    result = _conformance(
+        "--app-factory", "good=impl_fastapi.app:create_app",
+        "--app-factory", "bad=tests.test_suite_kills_broken:text_plain_404",
+        "--family", "ROUTE",
+        "--report-dir", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    data = json.loads((tmp_path / "conformance.json").read_text())
+    route5 = next(check for check in data["checks"] if check["id"] == "ROUTE-005")
+    assert route5["results"]["good"]["outcome"] == "pass"
+    assert route5["results"]["bad"]["outcome"] == "fail"
+    assert {check["family"] for check in data["checks"]} == {"ROUTE"}
+    assert data["summary"]["good"]["must_failed"] == 0
+    assert [t["mode"] for t in data["targets"]] == ["in-process", "in-process"]
+    assert "not-found" in {f["probe"] for f in data["differential"]["findings"]}
+    assert "Conformance (tutorial profile)" in result.stdout
+    assert "✗ ROUTE-005 MUST on bad" in result.stdout
+    assert "FAIL:" in result.stdout
+    assert (tmp_path / "conformance.md").read_text().startswith("# Conformance report")
+
+
+@contextlib.contextmanager
+def _uvicorn_factory(factory: str, data_dir: Path) -> Iterator[str]:
+    """A broken variant under real uvicorn, configured like conformance.servers configures one."""
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ARENA_")}
+    env.update(ARENA_SECRET_KEY=LIVE_SECRET_KEY, ARENA_DATA_DIR=str(data_dir), ARENA_DEMO_USERS="1")
+    command = [sys.executable, "-m", "uvicorn", "--factory", factory, "--port", str(port)]
+    command += ["--host", "127.0.0.1", "--log-level", "warning"]
+    process = subprocess.Popen(  # noqa: S603 (our interpreter, fixed arguments)
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            assert process.poll() is None, "the broken server exited"
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{url}/openapi.json", timeout=2).status_code == 200:
+                    break
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.mark.live
+def test_cli_against_live_servers(tmp_path: Path) -> None:
+    with serve("fastapi") as server:
+        good = _conformance(
+            *("--target", f"x={server.url}", "--family", "ROUTE"),
+            *("--report-dir", str(tmp_path / "good")),
+        )
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "OK: every MUST check passed on every target" in good.stdout
+    data = json.loads((tmp_path / "good" / "conformance.json").read_text())
+    assert data["targets"] == [{"name": "x", "mode": "live", "url": server.url, "factory": None}]
+    assert data["summary"]["x"]["must_passed"] > 0
+    assert data["differential"] is None  # one target: nothing to compare
+
+    factory = "tests.test_suite_kills_broken:text_plain_404"
+    with _uvicorn_factory(factory, tmp_path / "data") as url:
+        bad = _conformance(
+            *("--target", f"x={url}", "--family", "ROUTE"),
+            *("--report-dir", str(tmp_path / "bad")),
+        )
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    data = json.loads((tmp_path / "bad" / "conformance.json").read_text())
+    assert "ROUTE-005" in {failure["check"] for failure in data["failures"]}
