@@ -29,7 +29,8 @@ lock: $(BIN)/uv ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile --quiet --python $(BIN)/python --group dev --generate-hashes \
 		--no-header --universal -o requirements.lock pyproject.toml
 
-test: install browser-deps ## Unit tests, the conformance suite in-process and live, browser and bounded fuzz
+test: install browser-deps ## Unit tests, the conformance suite live and in-process, browser and bounded fuzz
+	$(BIN)/python -m conformance --serve-all --report-dir reports/test-live
 	$(BIN)/python -m pytest
 
 lint: install ## ruff check, ruff format --check, mypy --strict on core and adapters

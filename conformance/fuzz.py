@@ -1,0 +1,297 @@
+"""`make fuzz`: schemathesis with every check and every phase against each implementation under
+uvicorn, once on the implementation's own /openapi.json and once on the canonical document; then
+every recorded case is replayed against all implementations (conformance/fuzz_replay.py).
+
+`FUZZ_EXAMPLES` (max examples per operation and phase, default 100) and `FUZZ_SEED` go deeper or
+elsewhere; `FUZZ_PASSWORD_PROFILE` (default "cheap") is the servers' argon2 cost, which is not what
+fuzzing tests. Reports: reports/fuzz/<impl>/<document>/{junit.xml,report.json,cassette.yaml,
+schemathesis.log}, reports/fuzz/<impl>/summary.{json,md}, reports/fuzz/differential.md.
+Exits non-zero on any failure, error or difference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from conformance.fuzz_replay import operation_of, replay_all
+from conformance.openapi import CANONICAL_PATH
+from conformance.servers import IMPLEMENTATIONS, Server, serve, server_env
+
+CONFIG_PATH = Path(__file__).with_name("schemathesis.toml")
+REPORTS_DIR = Path("reports") / "fuzz"
+DOCUMENTS = ("own", "canonical")
+DEFAULT_SEED = 20260101
+DEFAULT_EXAMPLES = 100
+#: The servers' argon2 cost: the hash cost is not what fuzzing tests (see the docstring).
+CHEAP = "cheap"
+
+
+@dataclass(slots=True)
+class FuzzRun:
+    """One schemathesis run: one implementation, one document."""
+
+    impl: str
+    document: str
+    seed: int
+    examples: int
+    exit_code: int
+    seconds: float
+    operations: int
+    cases: int
+    #: Requests per operation, from the cassette: unexpected-method probes count for their path.
+    per_operation: dict[str, int]
+    #: Requests per phase, from the cassette.
+    per_phase: dict[str, int]
+    phases: dict[str, str]
+    failures: list[dict[str, Any]]
+    errors: list[dict[str, Any]]
+    warnings: dict[str, list[str]]
+    report_dir: str
+    links_covered: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return sum(int(failure.get("count", 1)) for failure in self.failures)
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.failures and not self.errors
+
+
+def available_implementations(names: Sequence[str] = IMPLEMENTATIONS) -> list[str]:
+    return [name for name in names if importlib.util.find_spec(f"impl_{name}.app") is not None]
+
+
+@contextlib.contextmanager
+def fuzz_server(name: str, password_profile: str = CHEAP) -> Iterator[Server]:
+    """`serve(name)` with fresh SQLite, the demo users and the chosen argon2 cost."""
+    with tempfile.TemporaryDirectory(prefix=f"fuzz-{name}-") as tmp:
+        env = server_env(Path(tmp), ARENA_PASSWORD_PROFILE=password_profile)
+        with serve(name, env=env) as server:
+            yield server
+
+
+def schemathesis_command(
+    server: Server, document: str, out: Path, *, seed: int, examples: int
+) -> list[str]:
+    location = f"{server.url}/openapi.json" if document == "own" else str(CANONICAL_PATH)
+    return [
+        sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG_PATH), "run",
+        location, "--url", server.url, "--seed", str(seed), "--max-examples", str(examples),
+        "--no-color", "--report", "junit,json,vcr", "--report-preserve-bytes",
+        "--report-junit-path", str(out / "junit.xml"),
+        "--report-json-path", str(out / "report.json"),
+        "--report-vcr-path", str(out / "cassette.yaml"),
+    ]  # fmt: skip
+
+
+def run_schemathesis(
+    server: Server,
+    document: str,
+    out: Path,
+    *,
+    seed: int,
+    examples: int,
+    timeout: float | None = None,
+) -> FuzzRun:
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in ("junit.xml", "report.json", "cassette.yaml"):
+        (out / stale).unlink(missing_ok=True)
+    command = schemathesis_command(server, document, out, seed=seed, examples=examples)
+    started = time.monotonic()
+    with (out / "schemathesis.log").open("w") as log:
+        process = subprocess.run(  # noqa: S603 (fixed argv, our own interpreter)
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            check=False,
+            env={**os.environ, "NO_COLOR": "1", "COLUMNS": "120"},
+        )
+    seconds = time.monotonic() - started
+    report_path = out / "report.json"
+    report: dict[str, Any] = json.loads(report_path.read_text()) if report_path.exists() else {}
+    uris, phases = _cassette_index(out / "cassette.yaml")
+    notes = [] if report else [f"no JSON report; see {out / 'schemathesis.log'}"]
+    return FuzzRun(
+        impl=server.name,
+        document=document,
+        seed=seed,
+        examples=examples,
+        exit_code=process.returncode,
+        seconds=round(seconds, 1),
+        operations=int(report.get("operations", {}).get("tested", 0)),
+        cases=len(uris),
+        per_operation=dict(sorted(Counter(operation_of(uri) for uri in uris).items())),
+        per_phase=dict(Counter(phases)),
+        phases={
+            name: str(phase.get("status"))
+            for name, phase in report.get("phases", {}).items()
+            if isinstance(phase, dict)
+        },
+        failures=list(report.get("failures", [])),
+        errors=list(report.get("errors", [])),
+        warnings={key: value for key, value in report.get("warnings", {}).items() if value},
+        report_dir=str(out),
+        links_covered=_links_covered(out / "schemathesis.log"),
+        notes=notes,
+    )
+
+
+_URI = re.compile(r"^    uri: '(.*)'$", re.MULTILINE)
+_PHASE = re.compile(r"^  phase:\n    name: '(\w+)'$", re.MULTILINE)
+
+
+def _cassette_index(path: Path) -> tuple[list[str], list[str]]:
+    """Request URIs and phases of a cassette, read from schemathesis' fixed VCR layout: counting
+    needs no YAML parse, which takes seconds per ten thousand cases (the replay does parse)."""
+    if not path.exists():
+        return [], []
+    text = path.read_text(errors="replace")
+    return _URI.findall(text), _PHASE.findall(text)
+
+
+def _links_covered(log: Path) -> str:
+    """'3/3' from the stateful phase's 'API Links: 3 covered / 3 selected / 3 total' line."""
+    for line in log.read_text(errors="replace").splitlines():
+        if "API Links:" in line:
+            numbers = [word for word in line.split("API Links:", 1)[1].split() if word.isdigit()]
+            return "/".join(numbers[:2])
+    return ""
+
+
+def write_summary(impl: str, runs: Sequence[FuzzRun], directory: Path) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    payload = {"implementation": impl, "runs": [asdict(run) for run in runs]}
+    (directory / "summary.json").write_text(json.dumps(payload, indent=2) + "\n")
+    lines = [f"# schemathesis: {impl}", ""]
+    for run in runs:
+        verdict = "pass" if run.ok else "FAIL"
+        lines += [
+            f"## {run.document} document: {verdict}",
+            "",
+            f"- seed {run.seed}, max examples {run.examples}, {run.seconds} s, "
+            f"exit code {run.exit_code}",
+            f"- phases: {', '.join(f'{k} {v}' for k, v in run.phases.items())}",
+            f"- stateful phase: links covered / selected {run.links_covered or 'n/a'}",
+            f"- cases per phase: {', '.join(f'{k} {v}' for k, v in run.per_phase.items())}",
+            "",
+            "| operation | cases |",
+            "|---|---|",
+            *(f"| `{op}` | {count} |" for op, count in run.per_operation.items()),
+            "",
+        ]
+        for failure in run.failures:
+            lines.append(
+                f"- failure {failure.get('code')} {failure.get('title')} x{failure.get('count')}"
+                f" on {', '.join(failure.get('operations', []))}"
+            )
+        for error in run.errors:
+            lines.append(f"- error: {error.get('title')} x{error.get('count')}")
+        for note in run.notes:
+            lines.append(f"- note: {note}")
+        lines.append("")
+    (directory / "summary.md").write_text("\n".join(lines))
+
+
+def results_table(runs: Sequence[FuzzRun]) -> Table:
+    table = Table(title="schemathesis: every check, every phase")
+    for column in ("impl", "document", "operations", "cases", "links"):
+        table.add_column(column)
+    table.add_column("failures", justify="right")
+    table.add_column("time (s)", justify="right")
+    for run in runs:
+        failures = str(run.failed + len(run.errors))
+        style = "green" if run.ok else "bold red"
+        table.add_row(
+            run.impl,
+            run.document,
+            str(run.operations),
+            str(run.cases),
+            run.links_covered or "-",
+            f"[{style}]{failures}[/{style}]",
+            f"{run.seconds:.1f}",
+        )
+    return table
+
+
+def _int_env(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value else default
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m conformance.fuzz", description=__doc__)
+    parser.add_argument("--impl", action="append", choices=IMPLEMENTATIONS, default=[])
+    parser.add_argument("--document", action="append", choices=DOCUMENTS, default=[])
+    parser.add_argument("--examples", type=int, default=_int_env("FUZZ_EXAMPLES", DEFAULT_EXAMPLES))
+    parser.add_argument("--seed", type=int, default=_int_env("FUZZ_SEED", DEFAULT_SEED))
+    parser.add_argument("--reports", type=Path, default=REPORTS_DIR)
+    parser.add_argument("--no-differential", action="store_true")
+    parser.add_argument(
+        "--password-profile", default=os.environ.get("FUZZ_PASSWORD_PROFILE", CHEAP)
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    console = Console()
+    impls = available_implementations(args.impl or IMPLEMENTATIONS)
+    if not impls:
+        console.print("[red]no implementation module found[/red]")
+        return 2
+    documents = args.document or list(DOCUMENTS)
+    runs: list[FuzzRun] = []
+    for impl in impls:
+        impl_runs: list[FuzzRun] = []
+        with fuzz_server(impl, args.password_profile) as server:
+            for document in documents:
+                console.print(f"[bold]{impl}[/bold] / {document} document: schemathesis ...")
+                out = args.reports / impl / document
+                run = run_schemathesis(
+                    server, document, out, seed=args.seed, examples=args.examples
+                )
+                verdict = "[green]ok[/green]" if run.ok else "[bold red]FAILED[/bold red]"
+                console.print(f"  {verdict}: {run.cases} cases in {run.seconds} s ({out})")
+                impl_runs.append(run)
+        write_summary(impl, impl_runs, args.reports / impl)
+        runs.extend(impl_runs)
+    console.print(results_table(runs))
+    differences = 0
+    if not args.no_differential:
+        cassettes = [Path(run.report_dir) / "cassette.yaml" for run in runs]
+        with contextlib.ExitStack() as stack:
+            # Fresh servers, all at once; with one implementation there is nothing to compare.
+            servers = {
+                name: stack.enter_context(fuzz_server(name, args.password_profile)).url
+                for name in impls
+                if len(impls) > 1
+            }
+            differences = replay_all(servers, cassettes, args.reports, console, impls)
+    failed = [run for run in runs if not run.ok]
+    for run in failed:
+        console.print(f"[bold red]{run.impl}/{run.document}[/bold red]: see {run.report_dir}")
+    return 1 if failed or differences else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
