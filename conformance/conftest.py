@@ -4,10 +4,8 @@ lifespan, as H10 requires) or any live server given with --target NAME=URL."""
 from __future__ import annotations
 
 import importlib
-import tempfile
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -110,12 +108,14 @@ _TEST_KEY = "in-process-conformance-key-0123456789abcdef0123456789"
 
 
 @pytest.fixture(scope="session")
-def target(target_name: str, request: pytest.FixtureRequest) -> Target:
+def target(
+    target_name: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Target:
     specs = dict(spec.split("=", 1) for spec in request.config.getoption("--target"))
     if target_name in specs:
         return Target(target_name, request.config.getoption("--secret-key"), url=specs[target_name])
     factories = dict(spec.split("=", 1) for spec in request.config.getoption("--app-factory"))
-    data_dir = Path(tempfile.mkdtemp(prefix=f"conformance-{target_name}-"))
+    data_dir = tmp_path_factory.mktemp(f"conformance-{target_name}")
     settings = Settings(
         secret_key=_TEST_KEY,
         database_url=f"sqlite:///{data_dir / 'arena.db'}",

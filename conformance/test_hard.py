@@ -5,9 +5,11 @@ implementations, and importing an app touches nothing."""
 from __future__ import annotations
 
 import asyncio
+import atexit
 import functools
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -416,6 +418,8 @@ print(json.dumps({"attempts": attempts, "after_import": after_import, **result})
 def _probe(module: str) -> dict[str, Any]:
     """Import `module` in a fresh interpreter with an empty data dir, then drive its `app`."""
     work = Path(tempfile.mkdtemp(prefix="arena-h10-"))
+    # Cached for the session and read by later checks, so removed only when pytest exits.
+    atexit.register(shutil.rmtree, work, ignore_errors=True)
     data_dir, cwd = work / "data", work / "cwd"
     data_dir.mkdir()
     cwd.mkdir()
@@ -492,12 +496,14 @@ def test_generated_key_file(target: Target) -> None:
     "CONTRACT H6",
     "two instances without ARENA_SECRET_KEY have different keys: no secret is built in",
 )
-async def test_no_builtin_key(request: pytest.FixtureRequest, target: Target) -> None:
+async def test_no_builtin_key(
+    request: pytest.FixtureRequest, target: Target, tmp_path: Path
+) -> None:
     skip_if_live(target, "builds instances with their own data directories")
     clients = []
-    for _ in range(2):
+    for instance in range(2):
         settings = Settings(
-            data_dir=Path(tempfile.mkdtemp(prefix="arena-h6-")),
+            data_dir=tmp_path / f"instance-{instance}",
             database_url="memory://",
             demo_users=True,
             password_profile="cheap",
