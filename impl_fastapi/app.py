@@ -41,7 +41,8 @@ oauth2_scheme = BearerCredentials(
 )
 
 
-def get_arena(request: Request) -> Arena:
+async def get_arena(request: Request) -> Arena:
+    # async: FastAPI would run a plain `def` dependency in its thread pool, on every request.
     arena: Arena = request.app.state.arena
     return arena
 
