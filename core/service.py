@@ -7,6 +7,7 @@ Nothing is opened at construction (H10): the store and the key are reached on fi
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from core.errors import (
     InvalidCredentials,
     InvalidToken,
     NotAuthenticated,
+    StoreUnavailable,
 )
 from core.forms import TokenRequest
 from core.passwords import PasswordService
@@ -28,6 +30,8 @@ from core.settings import Settings
 from core.stores import UserStore, open_store
 from core.tokens import TokenService
 from core.users import DEMO_ITEMS, DEMO_USERS, User
+
+logger = logging.getLogger(__name__)
 
 #: Headers every successful /token answer carries (RFC 6749 §5.1).
 TOKEN_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -53,6 +57,18 @@ class Arena:
                     await seed_demo(self._store)
                     self._seeded = True
         return self._store
+
+    async def start(self) -> None:
+        """What first use would do, done at server start (ASGI lifespan): the key is read or
+        created and the store opened (and seeded), so a bad key fails the start and the first
+        request is not the slow one. Optional: without lifespan events all of it happens on
+        first use (H10). A store that cannot be reached does not stop the start: requests get
+        503 until it can (H8)."""
+        _ = self.tokens.key
+        try:
+            await (await self.store()).is_empty()
+        except StoreUnavailable as exc:
+            logger.warning("store not reachable at start, answering 503 until it is: %s", exc)
 
     async def close(self) -> None:
         await self._store.close()

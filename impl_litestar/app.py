@@ -209,6 +209,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
             components=Components(security_schemes={openapi.SCHEME: scheme}),
         ),
+        on_startup=[arena.start],
         on_shutdown=[arena.close],
         # An app must not reconfigure the process's logging when it is built or started.
         logging_config=None,
