@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from conformance.conftest import ASGIApp, Target
 from conformance.servers import IMPLEMENTATIONS
@@ -190,6 +191,20 @@ def asgi_client(app: ASGIApp) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://testserver", timeout=30.0
     )
+
+
+def full_cost_client(request: pytest.FixtureRequest, target: Target) -> httpx.AsyncClient:
+    """A client of `target` whose password checks run at the recommended argon2 cost: the live
+    server as it is, or a fresh in-process instance (the shared one uses cheap hashes)."""
+    if target.live:
+        return target.client()
+    settings = Settings(
+        secret_key=SecretStr(target.secret_key),
+        database_url="memory://",
+        demo_users=True,
+        password_profile="recommended",
+    )
+    return asgi_client(build_app(request.config, target.name, settings))
 
 
 def skip_if_live(target: Target, reason: str) -> None:

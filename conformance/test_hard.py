@@ -36,6 +36,7 @@ from conformance.support import (
     assert_json_error,
     bearer,
     build_app,
+    full_cost_client,
     importable_implementations,
     login,
     skip_if_live,
@@ -527,16 +528,7 @@ async def test_no_builtin_key(
     "while full-cost password checks run, another request is answered at once",
 )
 async def test_hashing_off_the_event_loop(request: pytest.FixtureRequest, target: Target) -> None:
-    if target.live:
-        http = target.client()
-    else:
-        settings = Settings(
-            secret_key=SecretStr(target.secret_key),
-            database_url="memory://",
-            demo_users=True,
-            password_profile="recommended",
-        )
-        http = asgi_client(build_app(request.config, target.name, settings))
+    http = full_cost_client(request, target)
     async with http:
         headers = bearer(target.mint("johndoe", ()))
         assert (await http.get(STATUS, headers=headers)).status_code == 200  # warm up

@@ -12,12 +12,10 @@ import time
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from conformance.checks import MUST, check
 from conformance.conftest import Target
-from conformance.support import asgi_client, build_app, login
-from core.settings import Settings
+from conformance.support import full_cost_client, login
 
 PAIRS = 15
 WARM_UP = 2
@@ -46,17 +44,7 @@ async def _timed_login(client: httpx.AsyncClient, username: str) -> float:
 async def test_no_user_enumeration_by_timing(
     request: pytest.FixtureRequest, target: Target
 ) -> None:
-    if target.live:
-        client = target.client()
-    else:
-        # The in-process target uses cheap hashes; timing needs the real cost on both sides.
-        settings = Settings(
-            secret_key=SecretStr(target.secret_key),
-            database_url="memory://",
-            demo_users=True,
-            password_profile="recommended",
-        )
-        client = asgi_client(build_app(request.config, target.name, settings))
+    client = full_cost_client(request, target)
     unknown: list[float] = []
     wrong: list[float] = []
     async with client:
