@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core.errors import FormError
+
 GRANT_TYPE_PATTERN = "^password$"
 #: Field order is validation order, as in OAuth2PasswordRequestForm.
 FIELDS = ("grant_type", "username", "password", "scope", "client_id", "client_secret")
@@ -56,8 +58,6 @@ def _json_safe(value: object) -> object:
 
 def parse_token_form(items: Iterable[tuple[str, object]]) -> TokenRequest:
     """Read the form's (name, value) pairs; raise FormError with one entry per bad field."""
-    from core.errors import FormError
-
     values: dict[str, object] = {}
     for name, value in items:
         if name in FIELDS:

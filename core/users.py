@@ -16,6 +16,10 @@ class UnknownUser(LookupError):
     pass
 
 
+class DuplicateItem(ValueError):
+    pass
+
+
 @dataclass(frozen=True, slots=True)
 class User:
     username: str

@@ -6,8 +6,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from core.stores.base import UserStore
-from core.stores.memory import DuplicateItem, MemoryStore
+from core.stores.memory import MemoryStore
 from core.stores.sqlite import SQLiteStore
+from core.users import DuplicateItem
 
 
 class BadDatabaseURL(ValueError):

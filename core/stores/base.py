@@ -35,7 +35,7 @@ class UserStore(Protocol):
         """Deletes the user and their items. Raises UnknownUser."""
 
     async def add_item(self, item: Item) -> None:
-        """Raises UnknownUser (no such owner) or UserExists-like ValueError for a duplicate."""
+        """Raises UnknownUser (no such owner) or DuplicateItem."""
 
     async def items_for(self, owner: str) -> list[Item]:
         """The owner's items ordered by item_id."""

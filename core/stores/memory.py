@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from core.users import Item, UnknownUser, User, UserExists
-
-
-class DuplicateItem(ValueError):
-    pass
+from core.users import DuplicateItem, Item, UnknownUser, User, UserExists
 
 
 class MemoryStore:

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from core.errors import StoreUnavailable
-from core.stores.memory import DuplicateItem
-from core.users import Item, UnknownUser, User, UserExists
+from core.users import DuplicateItem, Item, UnknownUser, User, UserExists
 
 T = TypeVar("T")
 SCHEMA_VERSION = 1
