@@ -21,6 +21,7 @@ from rich.text import Text
 from core import scopes as scope_rules
 from core.errors import StoreUnavailable
 from core.passwords import PasswordService
+from core.profiles import get_profile
 from core.service import seed_demo
 from core.settings import Settings, SettingsError
 from core.stores import BadDatabaseURL, DuplicateItem, UserStore, open_store
@@ -124,6 +125,10 @@ def serve(
         _fail(str(exc))
     except OSError as exc:
         _fail(f"cannot read or create the key file {settings.key_file}: {exc.strerror}")
+    try:
+        get_profile(settings.profile)
+    except NotImplementedError as exc:
+        _fail(f"ARENA_PROFILE: {exc}")
     import uvicorn
 
     uvicorn.run(f"impl_{impl}.app:app", host=host, port=port, workers=workers, reload=reload)

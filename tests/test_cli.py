@@ -362,6 +362,17 @@ def test_users_add_bad_settings(
     assert refused("users", "add", "bob", "--password-stdin", input="x\n") == message
 
 
+def test_serve_refuses_a_profile_not_implemented_yet(
+    db: Path, monkeypatch: pytest.MonkeyPatch, fake_uvicorn: FakeUvicorn
+) -> None:
+    # The app would raise at import inside uvicorn, with a traceback; one line instead.
+    monkeypatch.setenv("ARENA_PROFILE", "strict")
+    assert refused("serve", "fastapi") == (
+        "ARENA_PROFILE: the 'strict' profile is not implemented yet"
+    )
+    assert fake_uvicorn.calls == []
+
+
 def _short_key_file(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "secret.key").write_text("short\n")
