@@ -22,6 +22,7 @@ from conformance import __main__ as cli
 from conformance.checks import MUST, SHOULD, Check
 from conformance.differential import (
     ALLOWED_HEAD,
+    ALLOWED_OPTIONS,
     Answer,
     Endpoint,
     Finding,
@@ -399,6 +400,30 @@ async def test_observe_follows_a_redirect_and_judges_head() -> None:
     seen = await observe("t", head_with_body, Probe("h", "HEAD", "/status/", kind="head"))
     assert seen.comparable == ok
     assert seen.labels == ("HEAD answered neither as 405 nor as GET",)
+
+
+async def test_observe_allows_options_served_by_the_framework() -> None:
+    async def litestar_like(probe: Probe) -> Answer:
+        return Answer(204, {"allow": "OPTIONS, POST"})
+
+    seen = await observe("t", litestar_like, Probe("o", "OPTIONS", "/token"))
+    assert seen.comparable == ALLOWED_OPTIONS
+    assert seen.labels == ("Allow lists OPTIONS", "OPTIONS 204")
+
+    async def refuses(probe: Probe) -> Answer:
+        return Answer(405, {"allow": "POST"}, {"detail": "Method Not Allowed"})
+
+    seen = await observe("t", refuses, Probe("o", "OPTIONS", "/token"))
+    assert (seen.comparable, seen.labels) == (ALLOWED_OPTIONS, ("OPTIONS 405",))
+
+    # A 2xx with a body is not the framework's own answer: compared like any other.
+    body = Answer(200, {"allow": "POST"}, {"detail": "hello"})
+
+    async def answers_with_a_body(probe: Probe) -> Answer:
+        return body
+
+    seen = await observe("t", answers_with_a_body, Probe("o", "OPTIONS", "/token"))
+    assert (seen.comparable, seen.labels) == (body, ())
 
 
 def test_corpus_is_fixed_and_renders_as_curl() -> None:

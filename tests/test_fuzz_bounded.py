@@ -129,6 +129,11 @@ def test_replay_sets_aside_only_the_framework_dependent_answers() -> None:
         "b": refused,
     }
     assert comparable_answers(_recorded(target="/status/"), {"a": redirect}) == {"a": redirect}
+    # OPTIONS: 405, or the framework's own empty 2xx (Litestar), are both set aside.
+    options = _recorded("OPTIONS", "/token")
+    served = Answer(204, "", (("allow", "POST"),))
+    chatty = Answer(200, {"detail": "hello"}, ())
+    assert comparable_answers(options, {"a": refused, "b": served, "c": chatty}) == {"c": chatty}
 
 
 def test_replay_compares_tokens_by_what_they_grant() -> None:
@@ -147,3 +152,6 @@ def test_replay_compares_tokens_by_what_they_grant() -> None:
         "scope": "me",
     }
     assert ("allow", "GET") in answers[0].headers
+    # OPTIONS listed in Allow is the framework's choice too.
+    listed = answer_of(httpx.Response(405, json={}, headers={"Allow": "GET, OPTIONS"}))
+    assert ("allow", "GET") in listed.headers
