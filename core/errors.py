@@ -12,6 +12,7 @@
     ├── BodyTooLarge              request body over the limit                    (413)
     ├── NotFound / MethodNotAllowed  routing (H7)                               (404 / 405)
     ├── StoreUnavailable          the user store cannot be reached               (503)
+    ├── LoginBusy                 more logins waiting than the queue admits (H11) (503)
     └── InternalError             anything unexpected                            (500)
 
 An adapter renders any of them with one handler: `profile.render(error)` (see profiles.py)
@@ -74,6 +75,10 @@ class MalformedBody(ArenaError):
 
 class StoreUnavailable(ArenaError):
     pass
+
+
+class LoginBusy(ArenaError):
+    """The password-check queue is full (H11): answered at once, never queued."""
 
 
 class InternalError(ArenaError):

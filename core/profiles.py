@@ -81,7 +81,7 @@ class TutorialProfile:
                 return ErrorResponse(
                     405, {"detail": "Method Not Allowed"}, {"Allow": ", ".join(error.allowed)}
                 )
-            case errors.StoreUnavailable():
+            case errors.StoreUnavailable() | errors.LoginBusy():
                 return ErrorResponse(
                     503, {"detail": "Service Unavailable"}, {"Retry-After": RETRY_AFTER_SECONDS}
                 )

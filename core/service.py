@@ -2,16 +2,25 @@
 
 An adapter builds one `Arena` per app and calls it; every decision is made here.
 Nothing is opened at construction (H10): the store and the key are reached on first use.
+
+The authentication path is built to cost a few microseconds on a warm cache: verified tokens
+come from the token service's LRU cache, users and their items from a short-lived cache
+(`ARENA_USER_CACHE_TTL`), so a read makes no store query and no HMAC while both are warm.
+What the caches cost in propagation: a user disabled, deleted or changed in the store (by the
+CLI, or by another instance) is seen by this instance within the TTL. Logins always read the
+store.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from core import scopes as scope_rules
+from core.cache import TTLCache
 from core.credentials import Credentials
 from core.errors import (
     ArenaError,
@@ -29,7 +38,7 @@ from core.profiles import ErrorResponse, Profile, get_profile
 from core.settings import Settings
 from core.stores import UserStore, open_store
 from core.tokens import TokenService
-from core.users import DEMO_ITEMS, DEMO_USERS, User
+from core.users import DEMO_ITEMS, DEMO_USERS, Item, User
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +50,23 @@ class Arena:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings if settings is not None else Settings()
         self.profile: Profile = get_profile(self.settings.profile)
-        self.passwords = PasswordService(self.settings.password_profile)
+        settings = self.settings
+        self.passwords = PasswordService(
+            settings.password_profile,
+            workers=settings.password_workers,
+            queue=settings.login_queue,
+            nice=settings.password_nice,
+        )
         self.tokens = TokenService(
-            self.settings.resolve_secret_key, self.settings.access_token_expire_minutes * 60
+            settings.resolve_secret_key,
+            settings.access_token_expire_minutes * 60,
+            cache_size=settings.token_cache_size,
+        )
+        self._users: TTLCache[str, User | None] = TTLCache(
+            settings.user_cache_ttl, settings.user_cache_size
+        )
+        self._items: TTLCache[str, list[Item]] = TTLCache(
+            settings.user_cache_ttl, settings.user_cache_size
         )
         self._store = open_store(self.settings.effective_database_url)
         self._seeded = not self.settings.demo_users
@@ -65,12 +88,14 @@ class Arena:
         first use (H10). A store that cannot be reached does not stop the start: requests get
         503 until it can (H8)."""
         _ = self.tokens.key
+        await self.passwords.warm()
         try:
             await (await self.store()).is_empty()
         except StoreUnavailable as exc:
             logger.warning("store not reachable at start, answering 503 until it is: %s", exc)
 
     async def close(self) -> None:
+        self.passwords.close()
         await self._store.close()
 
     def render(self, error: Exception) -> ErrorResponse:
@@ -88,6 +113,10 @@ class Arena:
             raise InvalidCredentials()
         if result.new_hash is not None:
             await store.update_user(user.username, hashed_password=result.new_hash)
+        # H13: a token must not be issued in the second its account's tokens were cut off.
+        wait = user.tokens_valid_after - time.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
         granted = scope_rules.grant(scope_rules.parse_requested(form.scope), user.scopes)
         issued = self.tokens.issue(user.username, granted)
         return {
@@ -109,20 +138,36 @@ class Arena:
         self, token: str | None, required: Sequence[str] = (), *, active: bool = False
     ) -> User:
         """Checked in CONTRACT.md's order: credentials present, token valid and naming an
-        existing user, required scopes held, then (with `active`) not disabled."""
-        required = tuple(required)
+        existing user, and (H13) issued to the user's current account and not before its
+        tokens were cut off; then the required scopes, held both by the token and, still, by
+        the user; then (with `active`) not disabled."""
         if token is None:
-            raise NotAuthenticated(required)
+            raise NotAuthenticated(tuple(required))
         try:
             claims = self.tokens.verify(token)
         except InvalidToken as exc:
-            raise InvalidToken(required, exc.reason) from None
-        user = await (await self.store()).get_user(claims.subject)
+            raise InvalidToken(tuple(required), exc.reason) from None
+        subject = claims.subject
+        user = await self._users.get(subject, lambda: self._load_user(subject))
         if user is None:
-            raise InvalidToken(required, "unknown user")
-        if scope_rules.missing(required, claims.scopes):
-            raise InsufficientScope(required)
-        return self.require_active(user) if active else user
+            raise InvalidToken(tuple(required), "unknown user")
+        if user.tokens_valid_after and (
+            claims.issued_at is None or claims.issued_at < user.tokens_valid_after
+        ):
+            raise InvalidToken(tuple(required), "issued before the user's tokens were cut off")
+        held = user.scopes
+        for scope in required:
+            if scope not in claims.scopes or scope not in held:
+                raise InsufficientScope(tuple(required))
+        if active and user.disabled:
+            raise InactiveUser()
+        return user
+
+    async def _load_user(self, username: str) -> User | None:
+        return await (await self.store()).get_user(username)
+
+    async def _load_items(self, username: str) -> list[Item]:
+        return await (await self.store()).items_for(username)
 
     def require_active(self, user: User) -> User:
         """Routes under /users/me/ refuse disabled users, after the scope check."""
@@ -132,7 +177,9 @@ class Arena:
 
     async def items(self, user: User) -> list[dict[str, str]]:
         """GET /users/me/items/: the caller's items ordered by item_id."""
-        return [item.public() for item in await (await self.store()).items_for(user.username)]
+        username = user.username
+        items = await self._items.get(username, lambda: self._load_items(username))
+        return [item.public() for item in items]
 
 
 async def seed_demo(store: UserStore) -> bool:

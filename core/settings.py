@@ -36,6 +36,20 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     # Tests only: argon2 with minimal cost where the hash cost is not the point.
     password_profile: PasswordProfile = "recommended"  # noqa: S105 (a profile name)
+    # Speed (README "Settings"): caches on the authentication path and the login queue.
+    #: Verified tokens kept (LRU); 0 disables the cache.
+    token_cache_size: int = Field(default=10_000, ge=0, le=10_000_000)
+    #: Seconds a user record (and their items) is reused before the store is asked again; 0
+    #: disables. A disabled, deleted or changed user is seen by every instance within this time.
+    user_cache_ttl: float = Field(default=3.0, ge=0, le=3600)
+    #: Users kept in that cache (LRU).
+    user_cache_size: int = Field(default=10_000, ge=1, le=10_000_000)
+    #: Password-hashing threads; None: one per core the process may run on.
+    password_workers: int | None = Field(default=None, ge=1, le=256)
+    #: Logins that may wait for a hashing thread; one more gets 503 at once (H11).
+    login_queue: int = Field(default=16, ge=0, le=100_000)
+    #: How much the hashing threads lower their priority (0-19), so reads keep the CPU.
+    password_nice: int = Field(default=10, ge=0, le=19)
 
     @field_validator("secret_key")
     @classmethod

@@ -4,8 +4,14 @@ A token is valid only if (CONTRACT.md "Authentication" 2, H5): it is a compact J
 8 KiB in canonical base64url; its header is a JSON object saying HS256 with no `crit`; its
 HMAC verifies with the configured key; `exp` is numeric and not past; `nbf`/`iat`, where present,
 are numeric and not in the future; `sub` is a non-empty string; `scope` and `jti`, where present,
-are strings; no `aud` is present (the tutorial profile has no audience). Every PyJWT, base64 or
-JSON error becomes `InvalidToken`; none leaks upward.
+are strings; no `aud` is present (the tutorial profile has no audience). Numbers are finite
+and fit a float (RFC 8259 §6). Every PyJWT, base64 or JSON error becomes `InvalidToken`; none
+leaks upward.
+
+Verified tokens are kept in a bounded LRU cache keyed by the exact token string. A hit skips
+the signature and the parsing but re-checks what depends on the time (`exp` not past, `nbf` and
+`iat` not in the future), so an entry never outlives its `exp`. Only tokens that verified are
+cached: a flood of distinct bad tokens neither grows it nor evicts good entries.
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ import math
 import re
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -46,6 +53,12 @@ class IssuedToken:
 class Claims:
     subject: str
     scopes: frozenset[str]
+    #: `iat`, when the token says when it was issued (H13 compares it with the user's record).
+    issued_at: float | None = None
+    #: When the token stops being valid (`exp`), and before when it is not valid yet (the later
+    #: of `nbf` and `iat`): what a cache hit re-checks.
+    expires_at: float = field(default=math.inf, compare=False)
+    not_before: float = field(default=-math.inf, compare=False)
 
 
 class _Malformed(Exception):
@@ -84,14 +97,23 @@ def _json_object(raw: bytes) -> dict[str, Any]:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer beyond any float: no NumericDate
+        return False
 
 
 class TokenService:
-    def __init__(self, key: Callable[[], bytes], lifetime_seconds: int) -> None:
+    def __init__(
+        self, key: Callable[[], bytes], lifetime_seconds: int, cache_size: int = 0
+    ) -> None:
         self._key_source = key
         self._key: bytes | None = None
         self.lifetime_seconds = lifetime_seconds
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, Claims] = OrderedDict()
 
     @property
     def key(self) -> bytes:
@@ -119,12 +141,31 @@ class TokenService:
         return IssuedToken(access_token=token, expires_in=self.lifetime_seconds, scope=scope)
 
     def verify(self, token: str, now: float | None = None) -> Claims:
+        moment = time.time() if now is None else now
+        cached = self._cache.get(token)
+        if cached is not None:
+            if cached.not_before <= moment < cached.expires_at:
+                self._cache.move_to_end(token)
+                return cached
+            if moment >= cached.expires_at:
+                del self._cache[token]
+            raise InvalidToken(reason="exp past, or nbf/iat in the future")
         try:
             payload = self._verified_payload(token)
-            return self._check_claims(payload, time.time() if now is None else now)
+            claims = self._check_claims(payload, moment)
         except (_Malformed, jwt.PyJWTError, ValueError, RecursionError) as exc:
             # ValueError covers binascii, UnicodeDecodeError and JSONDecodeError.
             raise InvalidToken(reason=f"{type(exc).__name__}: {exc}") from exc
+        if self.cache_size:
+            self._cache[token] = claims
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return claims
+
+    @property
+    def cached(self) -> int:
+        """How many verified tokens the cache holds now."""
+        return len(self._cache)
 
     def _verified_payload(self, token: str) -> dict[str, Any]:
         if len(token) > MAX_TOKEN_BYTES or not token.isascii():
@@ -161,4 +202,11 @@ class TokenService:
             raise _Malformed("jti not a string")
         if "aud" in payload:
             raise _Malformed("aud present but no audience is configured")
-        return Claims(subject=subject, scopes=parse_granted(scope))
+        issued_at = payload.get("iat")
+        return Claims(
+            subject=subject,
+            scopes=parse_granted(scope),
+            issued_at=None if issued_at is None else float(issued_at),
+            expires_at=float(exp),  # type: ignore[arg-type]
+            not_before=max(float(payload.get(name, -math.inf)) for name in ("nbf", "iat")),
+        )

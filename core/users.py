@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,9 @@ class User:
     disabled: bool = False
     #: The scopes this user may be granted (H1).
     scopes: tuple[str, ...] = field(default=())
+    #: H13: tokens issued (`iat`) before this Unix second are refused; 0: no such bound. Set
+    #: when the account is created, its password changed or its tokens revoked.
+    tokens_valid_after: int = 0
 
     def public(self) -> dict[str, Any]:
         """The body of GET /users/me/: exactly these four keys."""
@@ -47,6 +51,13 @@ class Item:
 
     def public(self) -> dict[str, str]:
         return {"item_id": self.item_id, "owner": self.owner}
+
+
+def next_token_epoch(now: float | None = None) -> int:
+    """The `tokens_valid_after` that cuts off every token issued up to now: the next whole
+    second (`iat` counts whole seconds, so tokens of the current second are cut off too, and a
+    login waits for that second to end before it issues one)."""
+    return int(time.time() if now is None else now) + 1
 
 
 #: CONTRACT.md "Demo users": the tutorial's users with its argon2id hashes.

@@ -1,11 +1,16 @@
-"""Password hashing: verification results, the dummy-hash path (H3), rehash, off-loop (H4)."""
+"""Password hashing: verification results, the dummy-hash path (H3), rehash, off-loop (H4),
+the bounded admission and the low-priority threads (H11)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import threading
+import time
 
 import pytest
 
+from core.errors import LoginBusy
 from core.passwords import CHEAP, RECOMMENDED, PasswordService, Verification, make_hasher
 from core.users import DEMO_USERS
 
@@ -115,3 +120,60 @@ def test_hash_sync_runs_in_the_caller_thread() -> None:
     service._hasher = hasher  # type: ignore[assignment]
     assert service.hash_sync("pw") == "fake$pw"
     assert hasher.threads == [threading.current_thread()]
+
+
+class BlockingHasher(ThreadRecordingHasher):
+    """Holds every check until released, so that the admission bound can be filled."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def verify_and_update(self, password: str, stored_hash: str) -> tuple[bool, str | None]:
+        self.release.wait(10)
+        return super().verify_and_update(password, stored_hash)
+
+
+async def test_full_login_queue_refuses_at_once() -> None:
+    # H11: 1 thread + 2 waiting are admitted; the fourth check is refused without waiting.
+    service = PasswordService(CHEAP, workers=1, queue=2)
+    hasher = BlockingHasher()
+    service._hasher = hasher  # type: ignore[assignment]
+    admitted = [asyncio.create_task(service.verify("pw", "fake$pw")) for _ in range(3)]
+    await asyncio.sleep(0.05)
+    started = time.perf_counter()
+    with pytest.raises(LoginBusy):
+        await service.verify("pw", "fake$pw")
+    assert time.perf_counter() - started < 0.05
+    hasher.release.set()
+    assert await asyncio.gather(*admitted) == [Verification(ok=True)] * 3
+    # Once they are done, checks are admitted again.
+    assert await service.verify("pw", "fake$pw") == Verification(ok=True)
+    service.close()
+
+
+async def test_hashing_threads_lower_their_priority() -> None:
+    service = PasswordService(CHEAP, workers=1, nice=7)
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def own_nice(_: str) -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    assert await service._run(own_nice, "x") == min(19, base + 7)
+    # The event loop's own thread keeps its priority.
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base
+    service.close()
+
+
+async def test_warm_makes_the_dummy_hash_before_the_first_unknown_user() -> None:
+    service = PasswordService(CHEAP)
+    hasher = ThreadRecordingHasher()
+    service._hasher = hasher  # type: ignore[assignment]
+    await service.warm()
+    assert len(hasher.threads) == 1  # the dummy hash, made at start
+    assert await service.verify("pw", None) == Verification(ok=False)
+    assert len(hasher.threads) == 2  # only the check itself
+
+
+def test_default_workers_follow_the_cpu_affinity() -> None:
+    assert PasswordService(CHEAP).workers == len(os.sched_getaffinity(0))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from core.errors import (
     InsufficientScope,
     InvalidCredentials,
     InvalidToken,
+    LoginBusy,
     NotAuthenticated,
     StoreUnavailable,
 )
@@ -26,7 +28,7 @@ from core.profiles import ErrorResponse
 from core.service import TOKEN_HEADERS, Arena, seed_demo
 from core.settings import Settings
 from core.stores import MemoryStore
-from core.users import DEMO_USERS, Item, User
+from core.users import DEMO_USERS, Item, User, next_token_epoch
 
 KEY = "s" * 32
 CHEAP = PasswordService("cheap")
@@ -380,3 +382,152 @@ async def test_authenticate_reads_credentials_through_the_profile(
         with pytest.raises(outcome) as caught:
             await arena.authenticate(filled, ("me",))
         assert caught.value.required == ("me",)  # type: ignore[attr-defined]
+
+
+# H13: tokens follow the user.
+
+
+def fresh_arena(**overrides: object) -> Arena:
+    return Arena(settings(user_cache_ttl=0, **overrides))
+
+
+async def test_effective_scopes_are_the_tokens_and_the_users() -> None:
+    arena = fresh_arena()
+    store = await arena.store()
+    await store.add_user(dataclasses.replace(BOB, scopes=("me", "items")))
+    token = token_for(arena, "bob", ("me", "items"))
+    assert (await arena.authenticate_token(token, ("items", "me"))).username == "bob"
+    await store.update_user("bob", scopes=("me",))  # `users set-scopes bob me`
+    with pytest.raises(InsufficientScope) as caught:
+        await arena.authenticate_token(token, ("items", "me"))
+    assert caught.value.required == ("items", "me")
+    assert (await arena.authenticate_token(token, ("me",))).username == "bob"
+
+
+async def test_a_recreated_account_refuses_the_old_accounts_tokens() -> None:
+    arena = fresh_arena()
+    store = await arena.store()
+    await store.add_user(BOB)
+    old = token_for(arena, "bob", ("me",))
+    await store.delete_user("bob")
+    await store.add_user(dataclasses.replace(BOB, tokens_valid_after=next_token_epoch()))
+    with pytest.raises(InvalidToken) as caught:
+        await arena.authenticate_token(old, ("me",))
+    assert caught.value.required == ("me",)
+    # The new account's own login waits for the cut-off second to pass, then works.
+    body = await arena.login(TokenRequest("bob", "bob-password", "me"))
+    assert (await arena.authenticate_token(body["access_token"], ("me",))).username == "bob"
+
+
+async def test_revoked_tokens_are_refused_and_new_ones_work() -> None:
+    arena = fresh_arena()
+    store = await arena.store()
+    await store.add_user(BOB)
+    before = (await arena.login(TokenRequest("bob", "bob-password", "me")))["access_token"]
+    await store.update_user("bob", tokens_valid_after=next_token_epoch())  # `users revoke bob`
+    with pytest.raises(InvalidToken):
+        await arena.authenticate_token(before)
+    after = (await arena.login(TokenRequest("bob", "bob-password", "me")))["access_token"]
+    assert (await arena.authenticate_token(after, ("me",))).username == "bob"
+    claims = jwt.decode(after, KEY, algorithms=["HS256"])
+    stored = await store.get_user("bob")
+    assert stored is not None
+    assert claims["iat"] >= stored.tokens_valid_after
+
+
+async def test_a_token_without_iat_is_refused_once_the_user_has_a_cut_off() -> None:
+    arena = fresh_arena()
+    store = await arena.store()
+    await store.add_user(BOB)
+    no_iat = jwt.encode({"sub": "bob", "scope": "me", "exp": time.time() + 60}, KEY, "HS256")
+    assert (await arena.authenticate_token(no_iat, ("me",))).username == "bob"
+    await store.update_user("bob", tokens_valid_after=next_token_epoch())
+    with pytest.raises(InvalidToken):
+        await arena.authenticate_token(no_iat, ("me",))
+
+
+def test_next_token_epoch_is_the_next_whole_second() -> None:
+    assert next_token_epoch(1000.0) == 1001
+    assert next_token_epoch(1000.99) == 1001
+
+
+# The user cache: reads within the TTL do not reach the store; changes are seen after it.
+
+
+class CountingStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+
+    async def get_user(self, username: str) -> User | None:
+        self.reads += 1
+        return await super().get_user(username)
+
+    async def items_for(self, owner: str) -> list[Item]:
+        self.reads += 1
+        return await super().items_for(owner)
+
+
+async def cached_arena(ttl: float) -> tuple[Arena, CountingStore]:
+    arena = Arena(settings(user_cache_ttl=ttl))
+    store = CountingStore()
+    arena._store = store
+    await store.add_user(BOB)
+    await store.add_item(Item("a", "bob"))
+    return arena, store
+
+
+async def test_reads_within_the_ttl_make_no_store_query() -> None:
+    arena, store = await cached_arena(60)
+    token = token_for(arena, "bob", ("me",))
+    for _ in range(20):
+        user = await arena.authenticate_token(token, ("me",), active=True)
+        assert await arena.items(user) == [{"item_id": "a", "owner": "bob"}]
+    assert store.reads == 2  # one user read, one items read
+
+
+async def test_a_disabled_user_is_refused_once_the_ttl_has_passed() -> None:
+    arena, store = await cached_arena(0.2)
+    token = token_for(arena, "bob", ("me",))
+    await arena.authenticate_token(token, ("me",), active=True)
+    await store.update_user("bob", disabled=True)
+    await asyncio.sleep(0.25)
+    with pytest.raises(InactiveUser):
+        await arena.authenticate_token(token, ("me",), active=True)
+    await store.delete_user("bob")
+    await asyncio.sleep(0.25)
+    with pytest.raises(InvalidToken):
+        await arena.authenticate_token(token, ("me",))
+
+
+async def test_ttl_zero_reads_the_store_every_time() -> None:
+    arena, store = await cached_arena(0)
+    token = token_for(arena, "bob", ("me",))
+    for _ in range(3):
+        await arena.authenticate_token(token, ("me",))
+    assert store.reads == 3
+
+
+async def test_logins_always_read_the_store() -> None:
+    arena, store = await cached_arena(60)
+    await arena.login(TokenRequest("bob", "bob-password", "me"))
+    await store.update_user("bob", disabled=True, scopes=())
+    body = await arena.login(TokenRequest("bob", "bob-password", "me"))
+    assert body["scope"] == ""  # the change is seen at once, not after the TTL
+
+
+async def test_a_full_login_queue_is_503_with_retry_after() -> None:
+    arena = Arena(settings(login_queue=0, password_workers=1))
+    store = await arena.store()
+    await store.add_user(BOB)
+    results = await asyncio.gather(
+        *(arena.login(TokenRequest("bob", "bob-password")) for _ in range(3)),
+        return_exceptions=True,
+    )
+    busy = [result for result in results if isinstance(result, LoginBusy)]
+    assert len(busy) == 2
+    assert sum(isinstance(result, dict) for result in results) == 1
+    assert arena.render(busy[0]) == ErrorResponse(
+        503, {"detail": "Service Unavailable"}, {"Retry-After": "5"}
+    )
+    await arena.close()

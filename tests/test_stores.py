@@ -3,6 +3,7 @@ SQLite file itself and `open_store` URL parsing."""
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from core.stores import (
     UserStore,
     open_store,
 )
+from core.stores.sqlite import SCHEMA_VERSION
 from core.users import DEMO_USERS, Item, UnknownUser, User, UserExists
 
 BOB = User("bob", "hash-bob", "bob@example.com", "Bob B", False, ("me",))
@@ -174,7 +176,7 @@ async def test_sqlite_file_created_on_first_use_in_wal_mode(tmp_path: Path) -> N
     assert path.exists()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     db.close()
 
 
@@ -314,3 +316,58 @@ def test_open_store_refuses(url: str, message: str) -> None:
     with pytest.raises(BadDatabaseURL) as caught:
         open_store(url)
     assert str(caught.value) == message
+
+
+async def test_tokens_valid_after_is_kept_and_updated(store: UserStore) -> None:
+    await store.add_user(dataclasses.replace(DEMO_USERS[0], tokens_valid_after=1000))
+    assert (await store.get_user("johndoe")).tokens_valid_after == 1000  # type: ignore[union-attr]
+    await store.update_user("johndoe", disabled=True)
+    assert (await store.get_user("johndoe")).tokens_valid_after == 1000  # type: ignore[union-attr]
+    await store.update_user("johndoe", tokens_valid_after=2000)
+    user = await store.get_user("johndoe")
+    assert user == dataclasses.replace(DEMO_USERS[0], disabled=True, tokens_valid_after=2000)
+
+
+V1_SCHEMA = """
+CREATE TABLE users (username TEXT PRIMARY KEY, email TEXT, full_name TEXT,
+    disabled INTEGER NOT NULL DEFAULT 0, hashed_password TEXT NOT NULL,
+    scopes TEXT NOT NULL DEFAULT '');
+CREATE TABLE items (owner TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+    item_id TEXT NOT NULL, PRIMARY KEY (owner, item_id));
+INSERT INTO users VALUES ('bob', 'b@example.com', 'Bob', 1, 'hash', 'me items');
+INSERT INTO items VALUES ('bob', 'Foo');
+PRAGMA user_version=1;
+"""
+
+
+async def test_a_version_1_file_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.executescript(V1_SCHEMA)
+    store = SQLiteStore(path)
+    try:
+        assert await store.get_user("bob") == User(
+            "bob", "hash", "b@example.com", "Bob", True, ("me", "items"), tokens_valid_after=0
+        )
+        assert await store.items_for("bob") == [Item("Foo", "bob")]
+    finally:
+        await store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    reopened = SQLiteStore(path)  # upgrades nothing twice
+    try:
+        assert (await reopened.get_user("bob")) is not None
+    finally:
+        await reopened.close()
+
+
+async def test_a_file_newer_than_the_code_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    store = SQLiteStore(path)
+    with pytest.raises(StoreUnavailable, match=r"schema version \d+ is newer than this code's"):
+        await store.get_user("bob")
+    await store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION + 1,)

@@ -66,7 +66,7 @@ def test_round_trip_and_claims() -> None:
     assert issued.expires_in == LIFETIME
     assert issued.scope == "items me"
     assert service().verify(issued.access_token, now=NOW) == Claims(
-        "johndoe", frozenset({"items", "me"})
+        "johndoe", frozenset({"items", "me"}), issued_at=NOW
     )
     claims = jwt.decode(
         issued.access_token, KEY, algorithms=["HS256"], options={"verify_exp": False}
@@ -90,7 +90,8 @@ def test_plain_pyjwt_decode_accepts_a_fresh_token() -> None:
 
 def test_fresh_token_verifies_at_the_current_time() -> None:
     token = service().issue("alice", ("me",)).access_token
-    assert service().verify(token) == Claims("alice", frozenset({"me"}))
+    claims = service().verify(token)
+    assert (claims.subject, claims.scopes) == ("alice", frozenset({"me"}))
 
 
 def test_each_token_has_its_own_jti() -> None:
@@ -345,3 +346,89 @@ def test_expiry_uses_the_clock_by_default() -> None:
     assert service().verify(token, now=0).subject == "johndoe"
     with pytest.raises(InvalidToken):
         service().verify(token)
+
+
+# --- the verified-token cache -----------------------------------------------------------------
+
+
+def cached_service(size: int = 8) -> TokenService:
+    return TokenService(lambda: KEY, LIFETIME, cache_size=size)
+
+
+def test_cache_hit_gives_the_same_claims_without_a_second_verification() -> None:
+    tokens = cached_service()
+    token = craft(payload={**VALID, "iat": NOW - 5})
+    first = tokens.verify(token, now=NOW)
+    assert tokens.cached == 1
+    # A hit does not look at the key again: a service whose key changed would refuse a miss.
+    tokens._signing_key = b"another key entirely, long enough to be used 0123"
+    assert tokens.verify(token, now=NOW + 1) is first
+    assert first == Claims("johndoe", frozenset({"me", "items"}), issued_at=NOW - 5)
+    with pytest.raises(InvalidToken):  # a miss is verified in full
+        tokens.verify(craft(payload={**VALID, "jti": "other"}), now=NOW)
+
+
+def test_cache_hit_rechecks_expiry_and_drops_the_entry() -> None:
+    tokens = cached_service()
+    token = craft()  # exp = NOW + 60
+    tokens.verify(token, now=NOW)
+    tokens.verify(token, now=NOW + 59.9)
+    with pytest.raises(InvalidToken):
+        tokens.verify(token, now=NOW + 60)
+    assert tokens.cached == 0
+    with pytest.raises(InvalidToken):
+        tokens.verify(token, now=NOW + 61)
+
+
+def test_cache_hit_rechecks_not_before() -> None:
+    tokens = cached_service()
+    token = craft(payload={**VALID, "nbf": NOW - 1, "iat": NOW})
+    tokens.verify(token, now=NOW)
+    with pytest.raises(InvalidToken):
+        tokens.verify(token, now=NOW - 2)  # the clock went back: iat is in the future again
+    assert tokens.verify(token, now=NOW).subject == "johndoe"
+
+
+def test_only_verified_tokens_are_cached() -> None:
+    tokens = cached_service(size=4)
+    good = [craft(payload={**VALID, "jti": str(n)}) for n in range(4)]
+    for token in good:
+        tokens.verify(token, now=NOW)
+    for n in range(1000):  # a flood of distinct bad tokens
+        with pytest.raises(InvalidToken):
+            tokens.verify(craft(payload={**VALID, "jti": str(n)}, key=b"x" * 32), now=NOW)
+        with pytest.raises(InvalidToken):
+            tokens.verify(f"garbage.{n}.x", now=NOW)
+    assert tokens.cached == 4
+    assert list(tokens._cache) == good  # no good entry evicted
+
+
+def test_cache_is_bounded_and_least_recently_used_goes_first() -> None:
+    tokens = cached_service(size=2)
+    a, b, c = (craft(payload={**VALID, "jti": name}) for name in "abc")
+    tokens.verify(a, now=NOW)
+    tokens.verify(b, now=NOW)
+    tokens.verify(a, now=NOW)  # a is now the most recently used
+    tokens.verify(c, now=NOW)
+    assert list(tokens._cache) == [a, c]
+    assert tokens.verify(b, now=NOW).subject == "johndoe"  # verified again, in full
+
+
+def test_cache_size_zero_disables_it() -> None:
+    tokens = cached_service(size=0)
+    tokens.verify(craft(), now=NOW)
+    assert tokens.cached == 0
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b'{"sub":"johndoe","scope":"me","exp":1' + b"0" * 400 + b"}",
+        b'{"sub":"johndoe","scope":"me","exp":1800000000,"iat":1' + b"0" * 400 + b"}",
+        b'{"sub":"johndoe","scope":"me","exp":1800000000,"nbf":-1' + b"0" * 400 + b"}",
+        b'{"sub":"johndoe","scope":"me","exp":1e400}',
+    ],
+    ids=["exp-beyond-float", "iat-beyond-float", "nbf-beyond-float", "exp-float-overflow"],
+)
+def test_numbers_beyond_a_float_are_refused(payload: bytes) -> None:
+    refused(craft(payload=payload))

@@ -28,6 +28,7 @@ class UserStore(Protocol):
         disabled: bool | None = None,
         scopes: tuple[str, ...] | None = None,
         hashed_password: str | None = None,
+        tokens_valid_after: int | None = None,
     ) -> None:
         """Raises UnknownUser."""
 

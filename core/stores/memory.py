@@ -34,6 +34,7 @@ class MemoryStore:
         disabled: bool | None = None,
         scopes: tuple[str, ...] | None = None,
         hashed_password: str | None = None,
+        tokens_valid_after: int | None = None,
     ) -> None:
         user = self._users.get(username)
         if user is None:
@@ -43,6 +44,9 @@ class MemoryStore:
             disabled=user.disabled if disabled is None else disabled,
             scopes=user.scopes if scopes is None else scopes,
             hashed_password=hashed_password or user.hashed_password,
+            tokens_valid_after=(
+                user.tokens_valid_after if tokens_valid_after is None else tokens_valid_after
+            ),
         )
 
     async def delete_user(self, username: str) -> None:

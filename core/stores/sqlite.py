@@ -19,27 +19,41 @@ from core.errors import StoreUnavailable
 from core.users import DuplicateItem, Item, UnknownUser, User, UserExists
 
 T = TypeVar("T")
-SCHEMA_VERSION = 1
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS users (
-    username        TEXT PRIMARY KEY,
-    email           TEXT,
-    full_name       TEXT,
-    disabled        INTEGER NOT NULL DEFAULT 0,
-    hashed_password TEXT NOT NULL,
-    scopes          TEXT NOT NULL DEFAULT ''
-);
-CREATE TABLE IF NOT EXISTS items (
-    owner   TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
-    item_id TEXT NOT NULL,
-    PRIMARY KEY (owner, item_id)
-);
-"""
-_SELECT_USER = "SELECT username, email, full_name, disabled, hashed_password, scopes FROM users"
+#: Schema versions, in order: MIGRATIONS[n] takes a database from version n to n + 1 (kept in
+#: PRAGMA user_version; 0 is a new file). Each runs in one transaction, so a file is never half
+#: upgraded, and two processes opening one file at once upgrade it once.
+MIGRATIONS = (
+    """
+    CREATE TABLE IF NOT EXISTS users (
+        username        TEXT PRIMARY KEY,
+        email           TEXT,
+        full_name       TEXT,
+        disabled        INTEGER NOT NULL DEFAULT 0,
+        hashed_password TEXT NOT NULL,
+        scopes          TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE IF NOT EXISTS items (
+        owner   TEXT NOT NULL REFERENCES users(username) ON DELETE CASCADE,
+        item_id TEXT NOT NULL,
+        PRIMARY KEY (owner, item_id)
+    );
+    """,
+    # H13: tokens issued before this second are refused.
+    "ALTER TABLE users ADD COLUMN tokens_valid_after INTEGER NOT NULL DEFAULT 0;",
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+_SELECT_USER = (
+    "SELECT username, email, full_name, disabled, hashed_password, scopes, tokens_valid_after"
+    " FROM users"
+)
+
+
+class SchemaTooNew(sqlite3.DatabaseError):
+    """The file was written by a newer version of this code."""
 
 
 def _user(row: tuple[object, ...]) -> User:
-    username, email, full_name, disabled, hashed_password, scopes = row
+    username, email, full_name, disabled, hashed_password, scopes, valid_after = row
     return User(
         username=str(username),
         email=None if email is None else str(email),
@@ -47,7 +61,29 @@ def _user(row: tuple[object, ...]) -> User:
         disabled=bool(disabled),
         hashed_password=str(hashed_password),
         scopes=tuple(str(scopes).split()),
+        tokens_valid_after=int(valid_after),  # type: ignore[call-overload]
     )
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema to SCHEMA_VERSION; the version found before."""
+    conn.execute("BEGIN IMMEDIATE")  # one writer: a second process waits, then sees it done
+    try:
+        found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if found > SCHEMA_VERSION:
+            raise SchemaTooNew(
+                f"database schema version {found} is newer than this code's "
+                f"({SCHEMA_VERSION}): upgrade scopes-arena"
+            )
+        for script in MIGRATIONS[found:]:
+            for statement in filter(str.strip, script.split(";")):
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return found
 
 
 class SQLiteStore:
@@ -64,8 +100,7 @@ class SQLiteStore:
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA foreign_keys=ON")
-                conn.executescript(_SCHEMA)
-                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                migrate(conn)
             except sqlite3.Error:
                 conn.close()
                 raise
@@ -116,7 +151,7 @@ class SQLiteStore:
             await self._run(
                 lambda db: db.execute(
                     "INSERT INTO users (username, email, full_name, disabled, hashed_password,"
-                    " scopes) VALUES (?, ?, ?, ?, ?, ?)",
+                    " scopes, tokens_valid_after) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (
                         user.username,
                         user.email,
@@ -124,6 +159,7 @@ class SQLiteStore:
                         int(user.disabled),
                         user.hashed_password,
                         " ".join(user.scopes),
+                        user.tokens_valid_after,
                     ),
                 )
             )
@@ -137,17 +173,20 @@ class SQLiteStore:
         disabled: bool | None = None,
         scopes: tuple[str, ...] | None = None,
         hashed_password: str | None = None,
+        tokens_valid_after: int | None = None,
     ) -> None:
         changed = await self._run(
             lambda db: (
                 db.execute(
                     "UPDATE users SET disabled = COALESCE(?, disabled),"
                     " scopes = COALESCE(?, scopes),"
-                    " hashed_password = COALESCE(?, hashed_password) WHERE username = ?",
+                    " hashed_password = COALESCE(?, hashed_password),"
+                    " tokens_valid_after = COALESCE(?, tokens_valid_after) WHERE username = ?",
                     (
                         None if disabled is None else int(disabled),
                         None if scopes is None else " ".join(scopes),
                         hashed_password,
+                        tokens_valid_after,
                         username,
                     ),
                 ).rowcount

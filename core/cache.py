@@ -1,0 +1,68 @@
+"""A small bounded cache with a time-to-live, for store reads on the authentication path.
+
+An entry is reused for `ttl` seconds after it was loaded, then loaded again; at most `size`
+entries are kept (least recently used first out). Concurrent misses for one key share one load,
+so a burst of requests for a user who just dropped out of the cache makes one store query.
+A failed load (store down) is not cached: every waiter sees the error, the next call retries.
+`ttl=0` disables the cache: every call loads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class TTLCache(Generic[K, V]):
+    def __init__(self, ttl: float, size: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._clock = clock
+        self._entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
+        self._loading: dict[K, asyncio.Future[V]] = {}
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+        if not self.ttl:
+            return await load()
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] > self._clock():
+            self._entries.move_to_end(key)
+            return entry[1]
+        pending = self._loading.get(key)
+        if pending is not None:
+            try:
+                return await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if pending.cancelled() and task is not None and not task.cancelling():
+                    return await load()  # the loader's request went away, not ours
+                raise
+        future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
+        self._loading[key] = future
+        try:
+            value = await load()
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning without waiters
+            raise
+        else:
+            future.set_result(value)
+            self._entries[key] = (self._clock() + self.ttl, value)
+            self._entries.move_to_end(key)
+            if len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+            return value
+        finally:
+            del self._loading[key]
