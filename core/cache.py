@@ -30,9 +30,10 @@ class TTLCache(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._entries)
 
-    async def get(self, key: K, load: Callable[[], Awaitable[V]]) -> V:
+    async def get(self, key: K, load: Callable[[K], Awaitable[V]]) -> V:
+        """The value for `key`, from the cache or from `load(key)`."""
         if not self.ttl:
-            return await load()
+            return await load(key)
         entry = self._entries.get(key)
         if entry is not None and entry[0] > self._clock():
             self._entries.move_to_end(key)
@@ -44,12 +45,12 @@ class TTLCache(Generic[K, V]):
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if pending.cancelled() and task is not None and not task.cancelling():
-                    return await load()  # the loader's request went away, not ours
+                    return await load(key)  # the loader's request went away, not ours
                 raise
         future: asyncio.Future[V] = asyncio.get_running_loop().create_future()
         self._loading[key] = future
         try:
-            value = await load()
+            value = await load(key)
         except asyncio.CancelledError:
             future.cancel()
             raise

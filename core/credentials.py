@@ -9,11 +9,12 @@ two headers or a token in the query), so adapters never change when a profile do
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Credentials:
+class Credentials(NamedTuple):
+    # A NamedTuple, not a frozen dataclass: one is built per request, and a frozen dataclass's
+    # __init__ costs several times a tuple's.
     #: Every Authorization header value, in the order received.
     authorization: tuple[str, ...] = ()
     #: The names of the query parameters.

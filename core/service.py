@@ -38,7 +38,7 @@ from core.profiles import ErrorResponse, Profile, get_profile
 from core.settings import Settings
 from core.stores import UserStore, open_store
 from core.tokens import TokenService
-from core.users import DEMO_ITEMS, DEMO_USERS, Item, User
+from core.users import DEMO_ITEMS, DEMO_USERS, User
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class Arena:
         self._users: TTLCache[str, User | None] = TTLCache(
             settings.user_cache_ttl, settings.user_cache_size
         )
-        self._items: TTLCache[str, list[Item]] = TTLCache(
+        self._items: TTLCache[str, list[dict[str, str]]] = TTLCache(
             settings.user_cache_ttl, settings.user_cache_size
         )
         self._store = open_store(self.settings.effective_database_url)
@@ -148,7 +148,7 @@ class Arena:
         except InvalidToken as exc:
             raise InvalidToken(tuple(required), exc.reason) from None
         subject = claims.subject
-        user = await self._users.get(subject, lambda: self._load_user(subject))
+        user = await self._users.get(subject, self._load_user)
         if user is None:
             raise InvalidToken(tuple(required), "unknown user")
         if user.tokens_valid_after and (
@@ -166,8 +166,8 @@ class Arena:
     async def _load_user(self, username: str) -> User | None:
         return await (await self.store()).get_user(username)
 
-    async def _load_items(self, username: str) -> list[Item]:
-        return await (await self.store()).items_for(username)
+    async def _load_items(self, username: str) -> list[dict[str, str]]:
+        return [item.public() for item in await (await self.store()).items_for(username)]
 
     def require_active(self, user: User) -> User:
         """Routes under /users/me/ refuse disabled users, after the scope check."""
@@ -177,9 +177,8 @@ class Arena:
 
     async def items(self, user: User) -> list[dict[str, str]]:
         """GET /users/me/items/: the caller's items ordered by item_id."""
-        username = user.username
-        items = await self._items.get(username, lambda: self._load_items(username))
-        return [item.public() for item in items]
+        # The cached list itself: callers serialise it and must not change it.
+        return await self._items.get(user.username, self._load_items)
 
 
 async def seed_demo(store: UserStore) -> bool:

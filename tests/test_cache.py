@@ -25,7 +25,7 @@ class Loader:
         self.calls = 0
         self.delay = delay
 
-    async def __call__(self) -> str:
+    async def __call__(self, key: str) -> str:
         self.calls += 1
         await asyncio.sleep(self.delay)
         return f"value-{self.calls}"
@@ -75,7 +75,7 @@ async def test_failed_load_is_not_cached() -> None:
     cache: TTLCache[str, str] = TTLCache(60, 10)
     calls = 0
 
-    async def failing() -> str:
+    async def failing(key: str) -> str:
         nonlocal calls
         calls += 1
         await asyncio.sleep(0.01)
