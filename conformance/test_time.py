@@ -15,7 +15,7 @@ import pytest
 
 from conformance.checks import MUST, check
 from conformance.conftest import Target
-from conformance.support import full_cost_client, login
+from conformance.support import full_cost_client, login, skip_if_live
 
 PAIRS = 15
 WARM_UP = 2
@@ -67,3 +67,26 @@ async def test_no_user_enumeration_by_timing(
     request.node.user_properties.append(("measurement", summary))
     slower, faster = max(unknown_median, wrong_median), min(unknown_median, wrong_median)
     assert slower - faster <= max(FLOOR_SECONDS, (RATIO - 1) * faster), summary
+
+
+@check(
+    "TIME-002",
+    MUST,
+    "CONTRACT H3 (the first refusal too)",
+    "the first unknown-user login after a start takes no longer than a wrong password",
+)
+async def test_first_unknown_user_is_not_slower(
+    request: pytest.FixtureRequest, target: Target
+) -> None:
+    skip_if_live(target, "needs an instance whose first unknown-user login is still to come")
+    firsts: list[float] = []
+    wrong: list[float] = []
+    for _ in range(3):  # three fresh instances: one first refusal each
+        async with full_cost_client(request, target) as client:
+            firsts.append(await _timed_login(client, "no-such-user"))
+            wrong.append(await _timed_login(client, "johndoe"))
+    first, baseline = statistics.median(firsts), statistics.median(wrong)
+    summary = f"first unknown user {first * 1000:.1f} ms, wrong password {baseline * 1000:.1f} ms"
+    request.node.user_properties.append(("measurement", summary))
+    # A dummy hash made on first use doubles the first refusal (one hash, then the check).
+    assert first <= max(baseline + FLOOR_SECONDS, 1.5 * baseline), summary

@@ -1,8 +1,10 @@
 """Password hashing with pwdlib/argon2, in a bounded pool of low-priority threads (H4, H11).
 
 `PasswordService.verify` answers for unknown users too, by checking against a dummy hash of the
-same cost (H3), so both refusals take the same time. The dummy hash is made at start
-(`warm()`), so the first unknown-user login is not the slow one.
+same cost (H3), so both refusals take the same time. The dummy hash is ready before the first
+unknown-user login, so that one is not the slow one: a published hash of each profile's
+parameters (whose password opens nothing: an unknown user's check is refused whatever it
+gives), or, where the hasher's parameters have moved on, one made at start (`warm()`).
 
 Admission (H11): at most `workers` checks run at once; at most `queue` more may wait for a
 thread. A check beyond that raises `LoginBusy` at once (503 with Retry-After) instead of
@@ -35,6 +37,13 @@ T = TypeVar("T")
 RECOMMENDED = "recommended"
 #: Minimal argon2 cost. For tests only, where the hash cost is not what is being tested.
 CHEAP = "cheap"
+
+
+#: Hashes with each profile's parameters, of a password no account has. Public on purpose.
+DUMMY_HASHES = {
+    RECOMMENDED: "$argon2id$v=19$m=65536,t=3,p=4$VL76Es+R2ZLA+ivjlQ0HqQ$TIsD5MfZGQwz7J/LAberg0v0vtpWmr3uSlYgQysZkoE",  # noqa: E501
+    CHEAP: "$argon2id$v=19$m=8,t=1,p=1$OiBn1qz6As7HeTOsJruE/A$gfoiW0+zq/j+floaAPD+zMeH5G9N1i8IuYhYkLUpXms",  # noqa: E501
+}
 
 
 def make_hasher(profile: str) -> PasswordHash:
@@ -78,7 +87,11 @@ class PasswordService:
         nice: int = 10,
     ) -> None:
         self._hasher = make_hasher(profile)
-        self._dummy_hash: str | None = None
+        dummy = DUMMY_HASHES[profile]
+        # Only while it costs what a real check costs (H3): same hasher, same parameters.
+        self._dummy_hash: str | None = (
+            None if self._hasher.hashers[0].check_needs_rehash(dummy) else dummy
+        )
         self.workers = workers if workers is not None else default_workers()
         self.queue = queue
         self.nice = nice

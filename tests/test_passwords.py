@@ -11,7 +11,14 @@ import time
 import pytest
 
 from core.errors import LoginBusy
-from core.passwords import CHEAP, RECOMMENDED, PasswordService, Verification, make_hasher
+from core.passwords import (
+    CHEAP,
+    DUMMY_HASHES,
+    RECOMMENDED,
+    PasswordService,
+    Verification,
+    make_hasher,
+)
 from core.users import DEMO_USERS
 
 CHEAP_SERVICE = PasswordService(CHEAP)
@@ -109,8 +116,8 @@ async def test_hashing_and_verification_run_off_the_event_loop() -> None:
     loop_thread = threading.current_thread()
     hashed = await service.hash("pw")
     assert await service.verify("pw", hashed) == Verification(ok=True)
-    assert await service.verify("pw", None) == Verification(ok=False)  # dummy hash + check
-    assert len(hasher.threads) == 4
+    assert await service.verify("pw", None) == Verification(ok=False)  # the dummy's check
+    assert len(hasher.threads) == 3
     assert all(thread is not loop_thread for thread in hasher.threads)
 
 
@@ -165,8 +172,25 @@ async def test_hashing_threads_lower_their_priority() -> None:
     service.close()
 
 
-async def test_warm_makes_the_dummy_hash_before_the_first_unknown_user() -> None:
+@pytest.mark.parametrize("profile", [CHEAP, RECOMMENDED])
+def test_the_published_dummy_hash_has_the_profiles_parameters(profile: str) -> None:
+    # H3: checking against it costs what checking a real user's hash costs.
+    service = PasswordService(profile)
+    assert service._dummy_hash == DUMMY_HASHES[profile]
+    assert make_hasher(profile).hashers[0].check_needs_rehash(DUMMY_HASHES[profile]) is False
+
+
+async def test_the_first_unknown_user_makes_no_hash() -> None:
     service = PasswordService(CHEAP)
+    hasher = ThreadRecordingHasher()
+    service._hasher = hasher  # type: ignore[assignment]
+    assert await service.verify("pw", None) == Verification(ok=False)
+    assert len(hasher.threads) == 1  # only the check itself
+
+
+async def test_warm_makes_a_dummy_hash_where_the_parameters_moved_on() -> None:
+    service = PasswordService(CHEAP)
+    service._dummy_hash = None  # as when pwdlib's parameters no longer match the published one
     hasher = ThreadRecordingHasher()
     service._hasher = hasher  # type: ignore[assignment]
     await service.warm()
