@@ -125,7 +125,7 @@ class Guard:
 
         try:
             await self.limited(scope, receive, watched)
-        except Exception as exc:  # noqa: BLE001 (every fault gets the contract's 500)
+        except Exception as exc:
             # render() logs the 500 with its traceback, the one log of it; once the answer
             # has started there is nothing left to send, and the server closes the connection.
             response = self.render(exc)
