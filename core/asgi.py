@@ -157,7 +157,7 @@ class Guard:
                     if name.lower() not in DROPPED_RESPONSE_HEADERS
                 ]
                 if message["status"] in REDIRECTS:
-                    target = relative_location(headers)
+                    target = relative_location(headers, scope.get("root_path", ""))
                     if not safe_method or target is None:
                         refused = True
                         await send_json(
@@ -193,6 +193,12 @@ def exact_path(scope: Scope) -> bool:
     path: str = scope["path"]
     raw: bytes = scope.get("raw_path") or path.encode("utf-8", "surrogateescape")
     raw = raw.split(b"?", 1)[0]
+    # Behind `--root-path /api`, servers put the root path in front of both (ASGI 3): the
+    # contract's paths follow it.
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+        raw = raw.removeprefix(root.encode("utf-8", "surrogateescape"))
     if not raw.startswith(b"/") or not path.startswith("/"):
         return False
     segments = raw.split(b"/")[1:]
@@ -213,9 +219,9 @@ def exact_path(scope: Scope) -> bool:
     return True
 
 
-def relative_location(headers: list[tuple[bytes, bytes]]) -> bytes | None:
+def relative_location(headers: list[tuple[bytes, bytes]], root: str = "") -> bytes | None:
     """A redirect's Location as path and query, if it leads to a route that may be redirected
-    to (SLASHED_ROUTES); None if it leads anywhere else or is not there."""
+    to (SLASHED_ROUTES, below the root path); None if it leads anywhere else or is not there."""
     locations = [value for name, value in headers if name.lower() == b"location"]
     if len(locations) != 1:
         return None
@@ -223,7 +229,7 @@ def relative_location(headers: list[tuple[bytes, bytes]]) -> bytes | None:
         location = urlsplit(bytes(locations[0]).decode("ascii"))
     except (UnicodeDecodeError, ValueError):
         return None
-    if location.path not in SLASHED_ROUTES:
+    if not location.path.startswith(root) or location.path[len(root) :] not in SLASHED_ROUTES:
         return None
     return (location.path + (f"?{location.query}" if location.query else "")).encode("ascii")
 

@@ -14,7 +14,14 @@ import pytest
 
 from core import service
 from core.asgi import MAX_BODY_BYTES, BodyLimit, Guard, Message, Receive, Scope, Send, send_json
-from core.errors import ArenaError, InternalError
+from core.errors import (
+    ArenaError,
+    BodyTooLarge,
+    InternalError,
+    InvalidHost,
+    NotFound,
+    StoreUnavailable,
+)
 from core.profiles import ErrorResponse, TutorialProfile
 from core.settings import Settings
 from core.stores.memory import MemoryStore
@@ -297,6 +304,23 @@ async def test_guard_without_raw_path_judges_the_path() -> None:
         assert client.answer()["status"] == status
 
 
+async def test_guard_follows_the_root_path() -> None:
+    for raw_path, status in (
+        (b"/api/users/me/", 200),
+        (b"/api//users/me/", 404),
+        (b"/api/docs/", 404),
+    ):
+        app = Answering()
+        client = await guarded(app, {**request_scope(raw_path), "root_path": "/api"})
+        assert client.answer()["status"] == status
+    app = Answering(307, [(b"location", b"http://evil.example/api/users/me/")])
+    client = await guarded(app, {**request_scope(b"/api/users/me"), "root_path": "/api"})
+    assert client.answer()["headers"] == [(b"location", b"/api/users/me/")]
+    app = Answering(307, [(b"location", b"http://evil.example/users/me/")])
+    client = await guarded(app, {**request_scope(b"/api/users/me"), "root_path": "/api"})
+    assert client.answer() == NOT_FOUND
+
+
 @pytest.mark.parametrize(
     "hosts",
     [
@@ -489,3 +513,22 @@ async def test_a_500_is_logged_once_with_its_traceback(
     assert "Traceback (most recent call last)" in text
     assert "RuntimeError: store exploded" in text
     assert text.count("RuntimeError: store exploded") == 1
+
+
+def test_render_logs_only_500s_with_the_framework_fault_behind_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    arena = service.Arena(Settings(secret_key=KEY, database_url="memory://"))
+    caplog.set_level(logging.DEBUG)
+    for error in (NotFound(), BodyTooLarge(), InvalidHost(), StoreUnavailable()):
+        assert arena.render(error).status != 500
+    assert caplog.records == []
+    try:
+        raise OSError(36, "File name too long")
+    except OSError as exc:
+        error = InternalError("unexpected framework status 500")
+        error.__cause__ = exc  # as the adapters map a framework's own 500
+    assert arena.render(error).status == 500
+    assert [record.levelno for record in caplog.records] == [logging.ERROR]
+    assert "Traceback (most recent call last)" in caplog.text
+    assert "OSError: [Errno 36] File name too long" in caplog.text
