@@ -100,6 +100,10 @@ class Answer:
 #: The comparable form of an answer the contract allows whichever way a framework gives it.
 ALLOWED_HEAD = Answer(0, {}, "HEAD answered as the contract allows (405, or GET without a body)")
 ALLOWED_OPTIONS = Answer(0, {}, "OPTIONS answered as 405 with Allow, or by the framework itself")
+ALLOWED_NOT_REDIRECTED = Answer(
+    0, {}, "no slash, not GET: 404 where the framework would redirect, or the slash form's answer"
+)
+NOT_FOUND = Answer(404, {"content-type": "application/json"}, {"detail": "Not Found"})
 #: Methods a framework may serve on its own (HEAD on GET routes in Starlette, OPTIONS on every
 #: route in Litestar 2.x, which has no switch for it); listing them in Allow goes with that.
 IMPLICIT_METHODS = ("HEAD", "OPTIONS")
@@ -400,7 +404,57 @@ def corpus(secret_key: str, now: float | None = None) -> list[Probe]:
     get("head-users-me-no-credentials", "/users/me/", kind="head", method="HEAD")
     get("openapi-document", "/openapi.json", kind="openapi")
     get("docs-page", "/docs", kind="page")
+    paths(probes, f"Bearer {tok['valid']}")
     return probes
+
+
+def paths(probes: list[Probe], authorization: str) -> None:
+    """Exact paths, Host and static assets (CONTRACT.md H14, H7): requests a framework would
+    normalise into a route, answer with a redirect built from Host, or fail on."""
+    auth = (("Authorization", authorization),)
+    for ident, method, path in (
+        ("path-leading-double-slash", "GET", "//status/"),
+        ("path-inner-double-slash", "GET", "/users//me/"),
+        ("path-trailing-double-slash", "GET", "/status//"),
+        ("path-encoded-slash", "GET", "/users%2Fme/"),
+        ("path-encoded-dot-segment", "GET", "/users/%2e/me/"),
+        ("path-openapi-trailing-slash", "GET", "/openapi.json/"),
+        ("path-docs-trailing-slash", "GET", "/docs/"),
+        ("path-assets-directory", "GET", "/docs/assets"),
+        ("path-asset-nul", "GET", "/docs/assets/%00"),
+        ("path-asset-long-name", "GET", "/docs/assets/" + "a" * 300),
+        ("path-asset-encoded-parent", "GET", "/docs/assets/..%2F..%2Fpyproject.toml"),
+    ):
+        probes.append(Probe(ident, method, path, headers=auth))
+    probes.append(
+        Probe("no-slash-post-users-me", "POST", "/users/me", headers=auth, kind="no-slash")
+    )
+    content_type, body = _form(("username", "johndoe"), ("password", "secret"))
+    for ident, path in (("path-token-trailing-slash", "/token/"), ("path-token-double", "//token")):
+        probes.append(Probe(ident, "POST", path, content_type=content_type, body=body))
+    probes.append(
+        Probe("no-slash-users-me-evil-host", "GET", "/users/me",
+              headers=(("Host", "evil.example"), *auth), kind="no-slash")
+    )  # fmt: skip
+    for ident, hosts in (
+        ("host-with-space", (("Host", "a b"),)),
+        ("host-with-userinfo", (("Host", "user@evil.example"),)),
+        ("host-two-headers", (("Host", "a.example"), ("Host", "b.example"))),
+    ):
+        probes.append(Probe(ident, "GET", "/status/", headers=(*hosts, *auth)))
+    for ident, value in (
+        ("asset-range-malformed", "bytes=abc"),
+        ("asset-range-past", "bytes=9999999-"),
+    ):
+        probes.append(
+            Probe(
+                ident,
+                "GET",
+                "/docs/assets/swagger-ui.css",
+                headers=(("Range", value),),
+                kind="page",
+            )
+        )
 
 
 # --- answers and their comparison -------------------------------------------------------------
@@ -485,7 +539,16 @@ async def observe(target: str, send: Send, probe: Probe) -> Observation:
     answer = await send(probe)
     comparable, labels = _without_head_in_allow(answer)
     followed: Answer | None = None
-    if probe.kind == "no-slash":
+    if probe.kind == "no-slash" and probe.method not in ("GET", "HEAD"):
+        # Never redirected (H14): 404, or the answer of the slash form (e.g. its 405).
+        as_slash = await send(replace(probe, path=f"{probe.path}/", kind="plain"))
+        if answer == NOT_FOUND:
+            comparable, labels = ALLOWED_NOT_REDIRECTED, (*labels, "404 instead of a redirect")
+        elif comparable == _without_head_in_allow(as_slash)[0]:
+            comparable, labels = ALLOWED_NOT_REDIRECTED, (*labels, "answers as the slash form")
+        else:
+            labels += ("neither 404 nor the slash form's answer",)
+    elif probe.kind == "no-slash":
         slash = f"{probe.path}/"
         if answer.status == 307 and answer.headers.get("location") == slash:
             followed = await send(replace(probe, path=slash, kind="plain"))
@@ -602,9 +665,15 @@ def endpoint_for(target: TargetSpec, secret_key: str, stack: contextlib.ExitStac
 
 
 async def _send(client: httpx.AsyncClient, probe: Probe) -> Answer:
+    # httpx reads "//x" as a host; given as the raw path, it is sent as written.
+    url = (
+        client.base_url.copy_with(raw_path=probe.path.encode())
+        if "//" in probe.path
+        else probe.path
+    )
     try:
         response = await client.request(
-            probe.method, probe.path, headers=probe.request_headers(), content=probe.body or None
+            probe.method, url, headers=probe.request_headers(), content=probe.body or None
         )
     except httpx.HTTPError as exc:
         return Answer(-1, {}, {"<transport error>": f"{type(exc).__name__}: {exc}"})

@@ -1,16 +1,33 @@
-"""Framework-neutral ASGI pieces every adapter wraps its app in: the request-body limit.
+"""Framework-neutral ASGI pieces every adapter wraps its app in, the same way: `Guard`.
 
-The limit buffers at most `limit` bytes before the app runs, so an oversized body gets 413
-without being read further and without any framework having parsed a byte of it.
+`Guard` is what CONTRACT.md fixes about a request before any framework routes it, and about
+an answer after the framework gave it, so that the three frameworks cannot differ there:
+
+- the request-body limit (`BodyLimit`): at most `limit` bytes are buffered before the app
+  runs, so an oversized body gets 413 without being read further (H2);
+- the Host header (H14): several Host headers, or one that is not `host[:port]`, get 400;
+- exact paths (H14): repeated slashes, dot segments, encoded separators, control characters,
+  a trailing slash the route does not have, and odd static asset names get 404 before any
+  framework normalises them into a route;
+- redirects (H14): a framework's trailing-slash redirect carries a relative Location (never
+  one built from the request's Host), leads only to a route of the contract, and no method
+  but GET and HEAD is ever redirected (a client would re-send a password to the new URL);
+- Range (H7): ignored, as RFC 9110 §14.2 allows, so no static file answers a malformed range
+  with a plain-text error; no answer offers `Accept-Ranges`;
+- faults (H8): an exception the framework let through is answered 500 JSON here, and not
+  raised on to the server, which would log it a second time (`render` logs every 500 once).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import unquote_to_bytes, urlsplit
 
-from core.errors import BodyTooLarge
+from core.docs import ASSETS_PATH
+from core.errors import BodyTooLarge, InvalidHost, NotFound
 from core.profiles import ErrorResponse
 
 Scope = MutableMapping[str, Any]
@@ -18,27 +35,41 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Render = Callable[[Exception], ErrorResponse]
 
 MAX_BODY_BYTES = 64 * 1024
+#: The routes whose path ends in a slash (CONTRACT.md "Endpoints"): the only paths that may
+#: end in one, and the only places a redirect may lead (the trailing-slash leniency).
+SLASHED_ROUTES = frozenset({"/users/me/", "/users/me/items/", "/status/"})
+#: A static asset is one file name directly below ASSETS_PATH: what swagger-ui-bundle ships
+#: (letters, digits, dots, dashes), at most 255 bytes (NAME_MAX), never hidden or a directory.
+ASSET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+#: RFC 9110 §7.2 Host = uri-host [ ":" port ], RFC 3986 §3.2.2: an IP literal in brackets or a
+#: reg-name (unreserved, pct-encoded, sub-delims; an IPv4 address is one), no userinfo.
+HOST = re.compile(
+    rb"(?:\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?"
+)
+#: Longest Host value accepted: a DNS name has at most 253 characters, a port 1 + 5.
+MAX_HOST_BYTES = 259
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+#: Request headers no answer depends on (Range, H7) and response headers that would offer it.
+IGNORED_REQUEST_HEADERS = frozenset({b"range", b"if-range"})
+DROPPED_RESPONSE_HEADERS = frozenset({b"accept-ranges"})
 
 
-async def send_json(send: Send, response: ErrorResponse) -> None:
+async def send_json(send: Send, response: ErrorResponse, *, head: bool = False) -> None:
+    """An error answer; without its body for HEAD (the length is still the GET answer's)."""
     body = json.dumps(response.body, separators=(",", ":")).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     headers += [
         (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()
     ]
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": b"" if head else body})
 
 
 class BodyLimit:
-    def __init__(
-        self,
-        app: ASGIApp,
-        render: Callable[[Exception], ErrorResponse],
-        limit: int = MAX_BODY_BYTES,
-    ) -> None:
+    def __init__(self, app: ASGIApp, render: Render, limit: int = MAX_BODY_BYTES) -> None:
         self.app = app
         self.render = render
         self.limit = limit
@@ -67,6 +98,148 @@ class BodyLimit:
             if not message.get("more_body", False):
                 break
         await self.app(scope, _replay(b"".join(chunks), receive), send)
+
+
+class Guard:
+    """The one wrapper every adapter puts around its framework (see the module's docstring).
+
+    Order, outermost first: faults, the body limit (413 before any 404 or 405), the Host
+    check (400), exact paths (404), then the framework with its answers watched for
+    redirects."""
+
+    def __init__(self, app: ASGIApp, render: Render, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.render = render
+        self.limited = BodyLimit(self._checked, render, limit)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.limited(scope, receive, watched)
+        except Exception as exc:
+            # render() logs the 500 with its traceback, the one log of it; once the answer
+            # has started there is nothing left to send, and the server closes the connection.
+            response = self.render(exc)
+            if not started:
+                await send_json(send, response, head=scope["method"] == "HEAD")
+
+    async def _checked(self, scope: Scope, receive: Receive, send: Send) -> None:
+        head = scope["method"] == "HEAD"
+        if not valid_host(scope):
+            await send_json(send, self.render(InvalidHost()), head=head)
+            return
+        if not exact_path(scope):
+            await send_json(send, self.render(NotFound()), head=head)
+            return
+        scope = {**scope, "headers": _request_headers(scope)}
+        await self.app(scope, receive, self._redirects(scope, send))
+
+    def _redirects(self, scope: Scope, send: Send) -> Send:
+        """`send`, with redirects made relative, and refused (404) where they may not be."""
+        safe_method = scope["method"] in ("GET", "HEAD")
+        refused = False
+
+        async def guarded(message: Message) -> None:
+            nonlocal refused
+            if message["type"] == "http.response.start":
+                headers = [
+                    (name, value)
+                    for name, value in message.get("headers", [])
+                    if name.lower() not in DROPPED_RESPONSE_HEADERS
+                ]
+                if message["status"] in REDIRECTS:
+                    target = relative_location(headers, scope.get("root_path", ""))
+                    if not safe_method or target is None:
+                        refused = True
+                        await send_json(
+                            send, self.render(NotFound()), head=scope["method"] == "HEAD"
+                        )
+                        return
+                    headers = [
+                        (name, target if name.lower() == b"location" else value)
+                        for name, value in headers
+                    ]
+                message = {**message, "headers": headers}
+            elif refused:
+                return  # the body of the redirect that was refused
+            await send(message)
+
+        return guarded
+
+
+def valid_host(scope: Scope) -> bool:
+    """At most one Host header, of RFC 9110's form (H14). No Host at all is the server's
+    business (HTTP/1.0 has none; HTTP/1.1 servers refuse its absence themselves)."""
+    hosts = [value for name, value in scope.get("headers", ()) if name.lower() == b"host"]
+    if not hosts:
+        return True
+    host = bytes(hosts[0])
+    return len(hosts) == 1 and len(host) <= MAX_HOST_BYTES and HOST.fullmatch(host) is not None
+
+
+def exact_path(scope: Scope) -> bool:
+    """The path is one the contract serves as written, or may answer with 404 unrouted (H14):
+    no empty, `.` or `..` segment, no encoded `/` or `\\`, no control character; a trailing
+    slash only on the routes that have one; below ASSETS_PATH, one plain file name."""
+    path: str = scope["path"]
+    raw: bytes = scope.get("raw_path") or path.encode("utf-8", "surrogateescape")
+    raw = raw.split(b"?", 1)[0]
+    # Behind `--root-path /api`, servers put the root path in front of both (ASGI 3): the
+    # contract's paths follow it.
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+        raw = raw.removeprefix(root.encode("utf-8", "surrogateescape"))
+    if not raw.startswith(b"/") or not path.startswith("/"):
+        return False
+    segments = raw.split(b"/")[1:]
+    for index, segment in enumerate(segments):
+        if segment == b"" and index == len(segments) - 1:
+            continue  # the trailing slash, judged below
+        name = unquote_to_bytes(segment)
+        if name in (b"", b".", b"..") or b"/" in name or b"\\" in name:
+            return False
+        if any(byte < 0x20 or byte == 0x7F for byte in name):
+            return False
+    if path.endswith("/") and path not in SLASHED_ROUTES:
+        return False
+    if path == ASSETS_PATH:
+        return False
+    if path.startswith(f"{ASSETS_PATH}/"):
+        return ASSET_NAME.fullmatch(path[len(ASSETS_PATH) + 1 :]) is not None
+    return True
+
+
+def relative_location(headers: list[tuple[bytes, bytes]], root: str = "") -> bytes | None:
+    """A redirect's Location as path and query, if it leads to a route that may be redirected
+    to (SLASHED_ROUTES, below the root path); None if it leads anywhere else or is not there."""
+    locations = [value for name, value in headers if name.lower() == b"location"]
+    if len(locations) != 1:
+        return None
+    try:
+        location = urlsplit(bytes(locations[0]).decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not location.path.startswith(root) or location.path[len(root) :] not in SLASHED_ROUTES:
+        return None
+    return (location.path + (f"?{location.query}" if location.query else "")).encode("ascii")
+
+
+def _request_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
+    return [
+        (name, value)
+        for name, value in scope.get("headers", ())
+        if name.lower() not in IGNORED_REQUEST_HEADERS
+    ]
 
 
 def _content_length(scope: Scope) -> int | None:

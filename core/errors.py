@@ -9,6 +9,7 @@
     │   ├── InsufficientScope     a required scope missing                       (401 / 403)
     │   └── InactiveUser          a disabled user on /users/me/...               (400)
     ├── MalformedBody             a body that cannot be parsed                   (400)
+    ├── InvalidHost               several Host headers, or not host[:port]       (400)
     ├── BodyTooLarge              request body over the limit                    (413)
     ├── NotFound / MethodNotAllowed  routing (H7)                               (404 / 405)
     ├── StoreUnavailable          the user store cannot be reached               (503)
@@ -63,6 +64,10 @@ class InsufficientScope(AuthError):
 
 class InactiveUser(AuthError):
     pass
+
+
+class InvalidHost(ArenaError):
+    """Several Host headers, or one that is not RFC 9110's `host[:port]` (H14)."""
 
 
 class BodyTooLarge(ArenaError):

@@ -73,6 +73,8 @@ class TutorialProfile:
                 return ErrorResponse(400, {"detail": "Inactive user"})
             case errors.MalformedBody():
                 return ErrorResponse(400, {"detail": "There was an error parsing the body"})
+            case errors.InvalidHost():
+                return ErrorResponse(400, {"detail": "Invalid Host header"})
             case errors.BodyTooLarge():
                 return ErrorResponse(413, {"detail": "Request body too large"})
             case errors.NotFound():

@@ -99,8 +99,13 @@ class Arena:
         await self._store.close()
 
     def render(self, error: Exception) -> ErrorResponse:
-        """Status, body and headers for any error, in the active profile's words."""
-        return self.profile.render(error if isinstance(error, ArenaError) else InternalError())
+        """Status, body and headers for any error, in the active profile's words. Every 500
+        passes here once (adapters and core.asgi do not log): it is logged here, with its
+        traceback and, for a framework's own fault, the framework exception it came from."""
+        response = self.profile.render(error if isinstance(error, ArenaError) else InternalError())
+        if response.status == 500:
+            logger.error("Internal Server Error: %r", error, exc_info=error)
+        return response
 
     async def login(self, form: TokenRequest) -> dict[str, Any]:
         """POST /token: the token response body, or InvalidCredentials."""

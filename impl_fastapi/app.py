@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core import errors, models, scopes
-from core.asgi import BodyLimit
+from core.asgi import Guard
 from core.credentials import Credentials
 from core.docs import ASSETS_DIR, ASSETS_PATH
 from core.forms import TokenRequest, normalize_errors
@@ -146,13 +146,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     async def on_http(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        return render(errors.for_http_status(exc.status_code, exc.headers))
+        error = errors.for_http_status(exc.status_code, exc.headers)
+        error.__cause__ = exc  # a 500's log shows what the framework raised
+        return render(error)
 
     app.add_exception_handler(errors.ArenaError, on_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_error)
-    app.add_middleware(BodyLimit, render=arena.render)
+    # Inside ServerErrorMiddleware: a fault is answered (and logged once) by core.asgi.Guard, so
+    # Starlette's middleware never re-raises it to the server to be logged a second time.
+    app.add_middleware(Guard, render=arena.render)
     return app
 
 

@@ -25,7 +25,7 @@ from litestar.static_files import create_static_files_router
 from pydantic.json_schema import models_json_schema
 
 from core import errors, models, openapi, scopes
-from core.asgi import BodyLimit
+from core.asgi import Guard
 from core.credentials import Credentials
 from core.docs import ASSETS_DIR, ASSETS_PATH, swagger_ui_page
 from core.forms import parse_token_form
@@ -172,7 +172,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     def render(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         if isinstance(exc, HTTPException):  # Litestar's own: routing, body parsing, faults
-            exc = errors.for_http_status(exc.status_code, Headers(exc.headers or {}))
+            error = errors.for_http_status(exc.status_code, Headers(exc.headers or {}))
+            error.__cause__ = exc  # a 500's log shows what Litestar raised, and from what
+            exc = error
         answer = arena.render(exc)
         return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
 
@@ -215,9 +217,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         logging_config=None,
     )
     # Around the router, as Litestar puts its own CORS middleware: `middleware=` runs only once
-    # a route matched, and 413 must come before any 404 or 405, as in the other adapters.
+    # a route matched, and 413 and the path rules (Litestar's router strips trailing slashes
+    # and collapses repeated ones) must come before any routing, as in the other adapters.
     # Litestar types ASGI scopes and messages as TypedDicts, core.asgi as plain mappings.
-    app.asgi_handler = BodyLimit(app.asgi_handler, arena.render)  # type: ignore[arg-type,assignment]
+    app.asgi_handler = Guard(app.asgi_handler, arena.render)  # type: ignore[arg-type,assignment]
     return app
 
 

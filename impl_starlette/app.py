@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from core import errors, models, openapi, scopes
-from core.asgi import BodyLimit
+from core.asgi import Guard
 from core.credentials import Credentials
 from core.docs import ASSETS_DIR, ASSETS_PATH, swagger_ui_page
 from core.forms import parse_token_form
@@ -150,7 +150,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     async def on_http(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        return render(errors.for_http_status(exc.status_code, exc.headers))
+        error = errors.for_http_status(exc.status_code, exc.headers)
+        error.__cause__ = exc  # a 500's log shows what the framework raised
+        return render(error)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -168,9 +170,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        # Outside Starlette's ExceptionMiddleware, so that 413 comes before routing (as in the
-        # other adapters); the Exception handler becomes ServerErrorMiddleware's JSON answer.
-        middleware=[Middleware(BodyLimit, render=arena.render)],
+        # Outside Starlette's ExceptionMiddleware, so that 413 and the path rules come before
+        # routing (as in the other adapters); inside ServerErrorMiddleware, so that a fault is
+        # answered (and logged once) by Guard, never re-raised to the server to log again.
+        middleware=[Middleware(Guard, render=arena.render)],
         exception_handlers={
             errors.ArenaError: on_error,
             HTTPException: on_http,

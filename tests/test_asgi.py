@@ -1,15 +1,32 @@
-"""BodyLimit with a tiny raw ASGI app: 413 before the app runs, bodies replayed intact."""
+"""core.asgi with tiny raw ASGI apps: BodyLimit (413 before the app runs, bodies replayed intact)
+and Guard (exact paths, the Host check, redirects, Range, faults); and, per implementation, that
+a 500 is logged exactly once with its traceback."""
 
 from __future__ import annotations
 
+import importlib
 import json
+import logging
 from typing import Any
 
+import httpx
 import pytest
 
-from core.asgi import MAX_BODY_BYTES, BodyLimit, Message, Receive, Scope, Send, send_json
-from core.errors import ArenaError
+from core import service
+from core.asgi import MAX_BODY_BYTES, BodyLimit, Guard, Message, Receive, Scope, Send, send_json
+from core.errors import (
+    ArenaError,
+    BodyTooLarge,
+    InternalError,
+    InvalidHost,
+    NotFound,
+    StoreUnavailable,
+)
 from core.profiles import ErrorResponse, TutorialProfile
+from core.settings import Settings
+from core.stores.memory import MemoryStore
+from core.tokens import TokenService
+from core.users import Item
 
 LIMIT = 10
 TOO_LARGE = {
@@ -188,3 +205,330 @@ async def test_send_json_with_headers() -> None:
         "body": body,
     }
     assert json.loads(body) == {"detail": "Method Not Allowed"}
+
+
+# --- Guard -------------------------------------------------------------------------------------
+
+NOT_FOUND = {
+    "status": 404,
+    "headers": [(b"content-type", b"application/json"), (b"content-length", b"22")],
+    "body": b'{"detail":"Not Found"}',
+}
+INVALID_HOST = {
+    "status": 400,
+    "headers": [(b"content-type", b"application/json"), (b"content-length", b"32")],
+    "body": b'{"detail":"Invalid Host header"}',
+}
+
+
+def request_scope(
+    raw_path: bytes,
+    method: str = "GET",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    path: str | None = None,
+) -> Scope:
+    from urllib.parse import unquote
+
+    return {
+        "type": "http",
+        "method": method,
+        "path": unquote(raw_path.decode("latin-1")) if path is None else path,
+        "raw_path": raw_path,
+        "query_string": b"",
+        "headers": [(b"host", b"testserver")] if headers is None else headers,
+    }
+
+
+class Answering:
+    """Answers every request with a fixed start message (and a body), noting what it saw."""
+
+    def __init__(self, status: int = 200, headers: list[tuple[bytes, bytes]] | None = None):
+        self.status = status
+        self.headers = headers or []
+        self.calls: list[Scope] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.calls.append(scope)
+        await receive()
+        await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
+        await send({"type": "http.response.body", "body": b"redirect body"})
+
+
+async def guarded(app: Any, scope: Scope, body: bytes = b"") -> Client:
+    client = Client(chunks(body))
+    await Guard(app, render)(scope, client.receive, client.send)
+    return client
+
+
+@pytest.mark.parametrize(
+    "raw_path",
+    [
+        b"//status/", b"/users//me/", b"/status//", b"/users/./me/", b"/users/../status/",
+        b"/status/.", b"/users/%2e/me/", b"/users/%2E%2e/status/", b"/users%2Fme/",
+        b"/users%2fme/", b"/users%5Cme/", b"/users\\me/", b"/users/me%00/", b"/a%0Ab/",
+        b"/%7F", b"/token/", b"/openapi.json/", b"/docs/", b"/", b"/docs/assets",
+        b"/docs/assets/", b"/docs/assets/swagger-ui.css/", b"/docs/assets/.hidden",
+        b"/docs/assets/" + b"a" * 256, b"/docs/assets/%00", b"/docs/assets/x/y.css",
+        b"/docs/assets/%C3%A9.css", b"/docs/assets/-x", b"*", b"",
+    ],
+)  # fmt: skip
+async def test_guard_refuses_inexact_paths_unrouted(raw_path: bytes) -> None:
+    app = Answering()
+    client = await guarded(app, request_scope(raw_path, path=raw_path.decode("latin-1")))
+    assert client.answer() == NOT_FOUND
+    assert app.calls == []
+
+
+@pytest.mark.parametrize(
+    "raw_path",
+    [
+        b"/token", b"/users/me/", b"/users/me", b"/users/me/items/", b"/users/me/items",
+        b"/status/", b"/status", b"/openapi.json", b"/docs", b"/docs/assets/swagger-ui.css",
+        b"/docs/assets/favicon-32x32.png", b"/docs/assets/" + b"a" * 255, b"/nope",
+        b"/users/%6De/", b"/%C3%A9",
+    ],
+)  # fmt: skip
+async def test_guard_passes_exact_paths(raw_path: bytes) -> None:
+    app = Answering()
+    client = await guarded(app, request_scope(raw_path))
+    assert client.answer()["status"] == 200
+    assert len(app.calls) == 1
+
+
+async def test_guard_without_raw_path_judges_the_path() -> None:
+    scope = request_scope(b"/x")
+    del scope["raw_path"]
+    for path, status in (("/users//me/", 404), ("/users/./me/", 404), ("/users/me/", 200)):
+        app = Answering()
+        client = await guarded(app, {**scope, "path": path})
+        assert client.answer()["status"] == status
+
+
+async def test_guard_follows_the_root_path() -> None:
+    for raw_path, status in (
+        (b"/api/users/me/", 200),
+        (b"/api//users/me/", 404),
+        (b"/api/docs/", 404),
+    ):
+        app = Answering()
+        client = await guarded(app, {**request_scope(raw_path), "root_path": "/api"})
+        assert client.answer()["status"] == status
+    app = Answering(307, [(b"location", b"http://evil.example/api/users/me/")])
+    client = await guarded(app, {**request_scope(b"/api/users/me"), "root_path": "/api"})
+    assert client.answer()["headers"] == [(b"location", b"/api/users/me/")]
+    app = Answering(307, [(b"location", b"http://evil.example/users/me/")])
+    client = await guarded(app, {**request_scope(b"/api/users/me"), "root_path": "/api"})
+    assert client.answer() == NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    "hosts",
+    [
+        [b"a b"], [b"user@evil.example"], [b"evil.example/x"], [b"\xc3\xa9vil.example"],
+        [b"x" * 260], [b"h:port"], [b"[::1"], [b"a.example", b"b.example"], [b"a", b"a"],
+        [b"%zz"],
+    ],
+)  # fmt: skip
+async def test_guard_refuses_invalid_hosts(hosts: list[bytes]) -> None:
+    app = Answering()
+    headers = [(b"host", host) for host in hosts]
+    client = await guarded(app, request_scope(b"/status/", headers=headers))
+    assert client.answer() == INVALID_HOST
+    assert app.calls == []
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"host", b"")], [(b"host", b"localhost:8000")], [(b"host", b"[::1]:8000")],
+        [(b"host", b"EXAMPLE.com.")], [(b"host", b"h:")], [(b"host", b"a%20b")],
+        [(b"host", b"x" * 259)], [],
+    ],
+)  # fmt: skip
+async def test_guard_passes_valid_or_absent_host(headers: list[tuple[bytes, bytes]]) -> None:
+    app = Answering()
+    client = await guarded(app, request_scope(b"/status/", headers=headers))
+    assert client.answer()["status"] == 200
+
+
+@pytest.mark.parametrize(
+    ("location", "relative"),
+    [
+        (b"http://evil.example/users/me/", b"/users/me/"),
+        (b"https://evil.example:8443/users/me/items/?x=1&y=%20", b"/users/me/items/?x=1&y=%20"),
+        (b"/status/", b"/status/"),
+        (b"//evil.example/status/", b"/status/"),
+    ],
+)
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+async def test_guard_makes_redirects_relative(
+    location: bytes, relative: bytes, status: int, method: str
+) -> None:
+    app = Answering(status, [(b"location", location), (b"content-length", b"13")])
+    client = await guarded(app, request_scope(b"/users/me", method=method))
+    answer = client.answer()
+    assert answer["status"] == status
+    assert answer["headers"] == [(b"location", relative), (b"content-length", b"13")]
+    assert answer["body"] == b"redirect body"
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+async def test_guard_never_redirects_other_methods(method: str) -> None:
+    app = Answering(307, [(b"location", b"http://testserver/users/me/")])
+    client = await guarded(app, request_scope(b"/users/me", method=method), b"password=secret")
+    # The redirect's body is dropped too: the client gets one start and one body.
+    assert client.answer() == NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [(b"location", b"http://testserver/token")],
+        [(b"location", b"/docs/assets/")],
+        [(b"location", b"http://evil.example/")],
+        [(b"location", b"\xff")],
+        [],
+        [(b"location", b"/status/"), (b"location", b"/users/me/")],
+    ],
+)
+async def test_guard_redirects_only_to_slashed_routes(headers: list[tuple[bytes, bytes]]) -> None:
+    app = Answering(307, headers)
+    client = await guarded(app, request_scope(b"/status"))
+    assert client.answer() == NOT_FOUND
+
+
+async def test_guard_leaves_other_answers_alone() -> None:
+    # 304 carries no Location; it is not a redirect.
+    app = Answering(304, [(b"etag", b'"x"'), (b"accept-ranges", b"bytes")])
+    client = await guarded(app, request_scope(b"/docs/assets/swagger-ui.css"))
+    assert client.answer() == {
+        "status": 304,
+        "headers": [(b"etag", b'"x"')],
+        "body": b"redirect body",
+    }
+
+
+async def test_guard_ignores_range() -> None:
+    app = Answering(200, [(b"Accept-Ranges", b"bytes"), (b"content-type", b"text/css")])
+    headers = [(b"host", b"t"), (b"range", b"bytes=abc"), (b"If-Range", b'"x"'), (b"a", b"1")]
+    client = await guarded(app, request_scope(b"/docs/assets/swagger-ui.css", headers=headers))
+    assert app.calls[0]["headers"] == [(b"host", b"t"), (b"a", b"1")]
+    assert client.answer()["headers"] == [(b"content-type", b"text/css")]
+
+
+async def test_guard_keeps_the_body_limit() -> None:
+    app = Answering()
+    client = await guarded(app, request_scope(b"//x", method="POST"), b"x" * (MAX_BODY_BYTES + 1))
+    assert client.answer()["status"] == 413
+    assert app.calls == []
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+async def test_guard_answers_a_fault_once(method: str) -> None:
+    seen: list[Exception] = []
+
+    def counting(error: Exception) -> ErrorResponse:
+        seen.append(error)
+        return TutorialProfile().render(error if isinstance(error, ArenaError) else InternalError())
+
+    async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+        raise RuntimeError("boom")
+
+    client = Client(chunks(b""))
+    await Guard(broken, counting)(
+        request_scope(b"/status/", method=method), client.receive, client.send
+    )
+    answer = client.answer()
+    assert answer["status"] == 500
+    assert answer["body"] == (b"" if method == "HEAD" else b'{"detail":"Internal Server Error"}')
+    assert [type(error) for error in seen] == [RuntimeError]
+
+
+async def test_guard_fault_after_the_answer_started() -> None:
+    seen: list[Exception] = []
+
+    def counting(error: Exception) -> ErrorResponse:
+        seen.append(error)
+        return render(InternalError())
+
+    async def half(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise RuntimeError("mid-body")
+
+    client = Client(chunks(b""))
+    await Guard(half, counting)(request_scope(b"/status/"), client.receive, client.send)
+    assert client.sent == [{"type": "http.response.start", "status": 200, "headers": []}]
+    assert len(seen) == 1
+
+
+@pytest.mark.parametrize("kind", ["websocket", "lifespan"])
+async def test_guard_passes_other_scopes(kind: str) -> None:
+    app = EchoApp()
+    client = Client([{"type": f"{kind}.connect"}])
+    scope: Scope = {"type": kind, "path": "//x", "headers": [(b"host", b"a b")]}
+    await Guard(app, render)(scope, client.receive, client.send)
+    assert app.calls == [scope]
+
+
+# --- every 500 logged once, per implementation --------------------------------------------------
+
+KEY = "asgi-test-key-0123456789abcdef0123456789abcdef"
+
+
+class ExplodingStore(MemoryStore):
+    """A real store whose items query fails as a bug would."""
+
+    async def items_for(self, owner: str) -> list[Item]:
+        raise RuntimeError("store exploded")
+
+
+@pytest.mark.parametrize("name", ["fastapi", "litestar", "starlette"])
+async def test_a_500_is_logged_once_with_its_traceback(
+    name: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(service, "open_store", lambda url: ExplodingStore())
+    settings = Settings(secret_key=KEY, database_url="memory://", demo_users=True)
+    app = importlib.import_module(f"impl_{name}.app").create_app(settings)
+    token = TokenService(KEY.encode, 60).issue("johndoe", ("me", "items")).access_token
+    caplog.set_level(logging.DEBUG)
+    transport = httpx.ASGITransport(app=app)  # raises what the app raises: none may escape
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.get(
+            "/users/me/items/", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert (
+            await client.get("/status/", headers={"Authorization": f"Bearer {token}"})
+        ).status_code == 200
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal Server Error"}
+    assert "exploded" not in response.text
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert len(errors) == 1, [record.getMessage() for record in errors]
+    record = errors[0]
+    assert record.name == "core.service"
+    assert record.exc_info is not None
+    assert record.exc_info[2] is not None
+    text = caplog.text
+    assert "Traceback (most recent call last)" in text
+    assert "RuntimeError: store exploded" in text
+    assert text.count("RuntimeError: store exploded") == 1
+
+
+def test_render_logs_only_500s_with_the_framework_fault_behind_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    arena = service.Arena(Settings(secret_key=KEY, database_url="memory://"))
+    caplog.set_level(logging.DEBUG)
+    for error in (NotFound(), BodyTooLarge(), InvalidHost(), StoreUnavailable()):
+        assert arena.render(error).status != 500
+    assert caplog.records == []
+    try:
+        raise OSError(36, "File name too long")
+    except OSError as exc:
+        error = InternalError("unexpected framework status 500")
+        error.__cause__ = exc  # as the adapters map a framework's own 500
+    assert arena.render(error).status == 500
+    assert [record.levelno for record in caplog.records] == [logging.ERROR]
+    assert "Traceback (most recent call last)" in caplog.text
+    assert "OSError: [Errno 36] File name too long" in caplog.text
