@@ -20,6 +20,7 @@ an answer after the framework gave it, so that the three frameworks cannot diffe
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -52,6 +53,10 @@ HOST = re.compile(
 #: Longest Host value accepted: a DNS name has at most 253 characters, a port 1 + 5.
 MAX_HOST_BYTES = 259
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+#: Paths that are exact as they stand (the contract's routes, unencoded): the common case,
+#: decided with one set lookup. Frameworks answer them without redirecting.
+EXACT_PATHS = frozenset({*SLASHED_ROUTES, "/token", "/openapi.json", "/docs"})
+_EXACT_RAW = frozenset(path.encode() for path in EXACT_PATHS)
 #: Request headers no answer depends on (Range, H7) and response headers that would offer it.
 IGNORED_REQUEST_HEADERS = frozenset({b"range", b"if-range"})
 DROPPED_RESPONSE_HEADERS = frozenset({b"accept-ranges"})
@@ -69,6 +74,8 @@ async def send_json(send: Send, response: ErrorResponse, *, head: bool = False) 
 
 
 class BodyLimit:
+    """The body limit alone: at most `limit` bytes buffered, 413 beyond (Guard includes it)."""
+
     def __init__(self, app: ASGIApp, render: Render, limit: int = MAX_BODY_BYTES) -> None:
         self.app = app
         self.render = render
@@ -78,26 +85,10 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _content_length(scope)
-        if declared is not None and declared > self.limit:
-            await send_json(send, self.render(BodyTooLarge()))
-            return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                # The client went away before sending its body: nothing to answer.
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                await send_json(send, self.render(BodyTooLarge()))
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        await self.app(scope, _replay(b"".join(chunks), receive), send)
+        facts = _Facts(scope)
+        replay = await _limited_body(facts, scope, receive, send, self.render, self.limit)
+        if replay is not None:
+            await self.app(scope, replay, send)
 
 
 class Guard:
@@ -105,43 +96,47 @@ class Guard:
 
     Order, outermost first: faults, the body limit (413 before any 404 or 405), the Host
     check (400), exact paths (404), then the framework with its answers watched for
-    redirects."""
+    redirects. The request's headers are read once, and a request for one of the contract's
+    own paths as written takes the short way (one set lookup, no wrapper around `send`)."""
 
     def __init__(self, app: ASGIApp, render: Render, limit: int = MAX_BODY_BYTES) -> None:
         self.app = app
         self.render = render
-        self.limited = BodyLimit(self._checked, render, limit)
+        self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def watched(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
+        watched = _Watched(send)
         try:
-            await self.limited(scope, receive, watched)
+            await self._guarded(scope, receive, watched)
         except Exception as exc:
             # render() logs the 500 with its traceback, the one log of it; once the answer
             # has started there is nothing left to send, and the server closes the connection.
             response = self.render(exc)
-            if not started:
+            if not watched.started:
                 await send_json(send, response, head=scope["method"] == "HEAD")
 
-    async def _checked(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
+        facts = _Facts(scope)
+        replay = await _limited_body(facts, scope, receive, send, self.render, self.limit)
+        if replay is None:
+            return
         head = scope["method"] == "HEAD"
-        if not valid_host(scope):
+        if not facts.valid_host():
             await send_json(send, self.render(InvalidHost()), head=head)
+            return
+        if _is_exact_route(scope):
+            # One of the contract's own paths as written: nothing to refuse, no redirect
+            # can come of it and no static file answers it.
+            await self.app(scope, replay, send)
             return
         if not exact_path(scope):
             await send_json(send, self.render(NotFound()), head=head)
             return
         scope = {**scope, "headers": _request_headers(scope)}
-        await self.app(scope, receive, self._redirects(scope, send))
+        await self.app(scope, replay, self._redirects(scope, send))
 
     def _redirects(self, scope: Scope, send: Send) -> Send:
         """`send`, with redirects made relative, and refused (404) where they may not be."""
@@ -176,14 +171,39 @@ class Guard:
         return guarded
 
 
+class _Watched:
+    """`send`, noting whether the answer has started (a fault after that cannot be answered)."""
+
+    __slots__ = ("send", "started")
+
+    def __init__(self, send: Send) -> None:
+        self.send = send
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self.send(message)
+
+
 def valid_host(scope: Scope) -> bool:
-    """At most one Host header, of RFC 9110's form (H14). No Host at all is the server's
-    business (HTTP/1.0 has none; HTTP/1.1 servers refuse its absence themselves)."""
-    hosts = [value for name, value in scope.get("headers", ()) if name.lower() == b"host"]
-    if not hosts:
-        return True
-    host = bytes(hosts[0])
-    return len(hosts) == 1 and len(host) <= MAX_HOST_BYTES and HOST.fullmatch(host) is not None
+    """At most one Host header, of RFC 9110's form (H14)."""
+    return _Facts(scope).valid_host()
+
+
+@functools.lru_cache(maxsize=256)
+def _valid_host_value(host: bytes) -> bool:
+    # Cached: a server sees the same few Host values over and over.
+    return len(host) <= MAX_HOST_BYTES and HOST.fullmatch(host) is not None
+
+
+def _is_exact_route(scope: Scope) -> bool:
+    raw = scope.get("raw_path")
+    return (
+        not scope.get("root_path")
+        and scope["path"] in EXACT_PATHS
+        and (raw is None or raw in _EXACT_RAW)
+    )
 
 
 def exact_path(scope: Scope) -> bool:
@@ -242,12 +262,60 @@ def _request_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
     ]
 
 
-def _content_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            text = value.decode("latin-1").strip()
-            return int(text) if text.isdigit() else None
-    return None
+class _Facts:
+    """What the guard needs from the request's headers, read in one pass."""
+
+    __slots__ = ("framed", "hosts", "length")
+
+    def __init__(self, scope: Scope) -> None:
+        self.length: int | None = None
+        self.framed = False
+        self.hosts: list[bytes] = []
+        for name, value in scope.get("headers", ()):
+            name = name.lower()
+            if name == b"host":
+                self.hosts.append(bytes(value))
+            elif name == b"content-length":
+                self.framed = True
+                text = value.decode("latin-1").strip()
+                self.length = int(text) if text.isdigit() else None
+            elif name == b"transfer-encoding":
+                self.framed = True
+
+    def valid_host(self) -> bool:
+        """At most one Host header, of RFC 9110's form (H14). No Host at all is the server's
+        business (HTTP/1.0 has none; HTTP/1.1 servers refuse its absence themselves)."""
+        hosts = self.hosts
+        return not hosts or (len(hosts) == 1 and _valid_host_value(hosts[0]))
+
+
+async def _limited_body(
+    facts: _Facts, scope: Scope, receive: Receive, send: Send, render: Render, limit: int
+) -> Receive | None:
+    """`receive` for the app, with the body buffered (at most `limit` bytes); None when the
+    request was answered here (413) or its client went away."""
+    if facts.length is not None and facts.length > limit:
+        await send_json(send, render(BodyTooLarge()))
+        return None
+    if not facts.framed and scope["method"] in ("GET", "HEAD"):
+        # No Content-Length and no Transfer-Encoding: HTTP/1.1 frames no body at all
+        # (RFC 9112 §6.3), so there is nothing to buffer or to limit.
+        return receive
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            # The client went away before sending its body: nothing to answer.
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            await send_json(send, render(BodyTooLarge()))
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return _replay(b"".join(chunks), receive)
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
