@@ -3,8 +3,8 @@
 The rule (a stated subset of RFC 8265's UsernameCaseMapped profile, narrower on purpose): 1 to
 64 characters from ASCII lowercase letters `a-z`, digits `0-9`, `.`, `_` and `-`, the first a
 letter or digit. What it keeps out: capitals (`JohnDoe` beside `johndoe`), spaces, full-width
-letters, other scripts' look-alikes (a Cyrillic `е`), zero-width and bidi characters, combining
-marks (NFD beside NFC), control characters and lone surrogates.
+letters, other scripts' look-alikes (a Cyrillic `\u0435`), zero-width and bidi characters,
+combining marks (NFD beside NFC), control characters and lone surrogates.
 
 A name outside the rule is never changed into another one silently: `check` refuses it, and
 suggests the canonical form where one exists (case folded, width and compatibility forms

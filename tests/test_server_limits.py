@@ -15,8 +15,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import uvicorn
 
 from conformance.servers import Server, serve, server_env
+from core import server as core_server
 from core.server import ArenaConfig, ArenaHttpProtocol, ServerLimits, uvicorn_config
 from core.settings import Settings
 
@@ -32,7 +34,8 @@ def server(tmp_path: Path, workers: int = 1, **limits: str) -> Iterator[Server]:
 
 def address(running: Server) -> tuple[str, int]:
     url = urlsplit(running.url)
-    assert url.hostname is not None and url.port is not None
+    assert url.hostname is not None
+    assert url.port is not None
     return url.hostname, url.port
 
 
@@ -267,3 +270,22 @@ def test_rss_stays_flat_under_header_floods(tmp_path: Path) -> None:
         assert after - before < 8 * 1024
         received, _ = exchange(running, HEAD + b"Connection: close\r\n\r\n")
         assert answer(received)[0] == 401
+
+
+def test_main_builds_the_same_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARENA_MAX_HEADERS", "33")
+    seen: list[uvicorn.Config] = []
+    monkeypatch.setattr(core_server, "run", seen.append)
+    core_server.main(["bench.baseline:raw_asgi", "--port", "9009", "--workers", "3"])
+    core_server.main(["m:a", "--host", "::1", "--log-level", "warning", "--no-access-log"])
+    first, second = seen
+    assert isinstance(first, ArenaConfig)
+    assert isinstance(second, ArenaConfig)
+    assert (first.app, first.port, first.workers, first.access_log) == (
+        "bench.baseline:raw_asgi",
+        9009,
+        3,
+        True,
+    )
+    assert (second.host, second.log_level, second.access_log) == ("::1", "warning", False)
+    assert first.limits.max_headers == second.limits.max_headers == 33
