@@ -1,6 +1,7 @@
 """Real uvicorn servers on free loopback ports, one per implementation, each with its own fresh
 SQLite store and the demo users: what `make conformance`, `make fuzz`, the browser test and the
-benchmark run against."""
+benchmark run against. They run under `core.server`'s configuration, as `scopes-arena serve`
+does, so the suite meets the same limits below the app (header size, timeouts, connections)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ class Server:
     name: str
     url: str
     data_dir: Path
+    #: The server's process id (its master process with workers > 1).
+    pid: int = 0
 
 
 def free_port() -> int:
@@ -57,13 +60,13 @@ def serve(
     app: str | None = None,
     ready_path: str = "/openapi.json",
 ) -> Iterator[Server]:
-    """Run `uvicorn impl_<name>.app:app` (or `app`, "module:attr") on a free port until the
-    block ends."""
+    """Serve `impl_<name>.app:app` (or `app`, "module:attr") with uvicorn on a free port until
+    the block ends, configured by `core.server.uvicorn_config` (limits from the ARENA_* `env`)."""
     with tempfile.TemporaryDirectory(prefix=f"arena-{name}-") as tmp:
         data_dir = Path(tmp)
         port = free_port()
         command = [
-            sys.executable, "-m", "uvicorn", app or f"impl_{name}.app:app",
+            sys.executable, "-m", "core.server", app or f"impl_{name}.app:app",
             "--host", "127.0.0.1", "--port", str(port),
             "--workers", str(workers), "--log-level", "warning", "--no-access-log",
         ]  # fmt: skip
@@ -74,7 +77,7 @@ def serve(
         url = f"http://127.0.0.1:{port}"
         try:
             _wait_ready(url + ready_path, process, timeout, data_dir / "server.log")
-            yield Server(name=name, url=url, data_dir=data_dir)
+            yield Server(name=name, url=url, data_dir=data_dir, pid=process.pid)
         finally:
             process.terminate()
             try:

@@ -1,7 +1,10 @@
 """`scopes-arena`: serve one implementation, and manage the users and items of the store.
 
 Settings come from the ARENA_* environment, as for the apps. Every refusal is one line on stderr
-and exit status 1, never a traceback.
+and exit status 1, never a traceback. Usernames are checked against core.usernames' canonical
+form before anything else; whatever comes from the store or the command line is printed with its
+control and invisible characters escaped, so that no stored value can fake output or reach the
+terminal as a control sequence.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import Annotated, NoReturn, TypeVar
 
@@ -19,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from core import scopes as scope_rules
+from core import usernames
 from core.errors import StoreUnavailable
 from core.passwords import PasswordService
 from core.profiles import get_profile
@@ -46,6 +51,40 @@ app.add_typer(items_app, name="items")
 def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(1)
+
+
+#: Shown as escapes: controls, format characters (zero-width, bidi), line and paragraph
+#: separators, surrogates, private use and unassigned code points.
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+
+
+def shown(text: str) -> str:
+    """`text` safe to print: every hidden character as a Python-style escape (`\\x1b`, `\\n`,
+    `\\u202e`), backslashes doubled so an escape cannot be faked."""
+    if text.isprintable() and "\\" not in text:
+        return text
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif unicodedata.category(ch) in _HIDDEN:
+            code = ord(ch)
+            out.append(
+                f"\\x{code:02x}" if code < 0x100 else
+                f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+            )  # fmt: skip
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _username(name: str) -> str:
+    """NAME as given, if canonical (core.usernames); else one line saying why."""
+    try:
+        return usernames.check(name)
+    except usernames.UsernameError as exc:
+        _fail(str(exc))
 
 
 def _settings() -> Settings:
@@ -79,12 +118,14 @@ def _run(work: Callable[[UserStore], Awaitable[T]], store: UserStore | None = No
     try:
         return asyncio.run(session())
     except UserExists as exc:
-        _fail(f"user {exc} already exists")
+        _fail(f"user {shown(str(exc))} already exists")
     except UnknownUser as exc:
-        _fail(f"no user named {exc}")
+        _fail(f"no user named {shown(str(exc))}")
     except StoreUnavailable as exc:
-        _fail(f"the store cannot be reached: {exc}")
+        _fail(f"the store cannot be reached: {shown(str(exc))}")
     except DuplicateItem as exc:
+        _fail(shown(str(exc)))
+    except usernames.UsernameError as exc:  # the stores' own guard, should a name get that far
         _fail(str(exc))
 
 
@@ -111,9 +152,9 @@ def serve(
     host: str = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(min=1)] = 1,
-    reload: Annotated[bool, typer.Option("--reload")] = False,
+    reload: Annotated[bool, typer.Option("--reload", metavar="")] = False,
 ) -> None:
-    """Serve impl_<IMPL>.app:app with uvicorn."""
+    """Serve impl_<IMPL>.app:app with uvicorn, with the ARENA_* limits below the app."""
     if impl not in IMPLEMENTATIONS:
         _fail(f"unknown implementation {impl!r} (choose from {', '.join(IMPLEMENTATIONS)})")
     # The app reads the same settings: refuse bad ones here in one line, not per request.
@@ -129,9 +170,23 @@ def serve(
         get_profile(settings.profile)
     except NotImplementedError as exc:
         _fail(f"ARENA_PROFILE: {exc}")
-    import uvicorn
+    from core import server  # uvicorn and httptools: only for this command
 
-    uvicorn.run(f"impl_{impl}.app:app", host=host, port=port, workers=workers, reload=reload)
+    server.run(
+        server.uvicorn_config(
+            f"impl_{impl}.app:app",
+            host=host,
+            port=port,
+            workers=workers,
+            reload=reload,
+            limits=server.ServerLimits.of(settings),
+        )
+    )
+
+
+_PASSWORD_STDIN = typer.Option(
+    "--password-stdin", metavar="", help="Read the password from stdin, not a prompt."
+)
 
 
 @users_app.command("add")
@@ -142,20 +197,43 @@ def users_add(
     ),
     full_name: str | None = None,
     email: str | None = None,
-    disabled: Annotated[bool, typer.Option("--disabled")] = False,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from stdin, not a prompt.")
-    ] = False,
+    disabled: Annotated[bool, typer.Option("--disabled", metavar="")] = False,
+    password_stdin: Annotated[bool, _PASSWORD_STDIN] = False,
 ) -> None:
     """Add a user; the password is asked for twice, hidden."""
-    if not name.strip():
-        _fail("the username is empty")
+    _username(name)
     allowed = _scope_names(scopes)
     store = _open_store()
     passwords = PasswordService(_settings().password_profile)
-    hashed = passwords.hash_sync(_read_password(password_stdin))
-    _run(lambda db: db.add_user(User(name, hashed, email, full_name, disabled, allowed)), store)
+    # stdin is read before the store is opened: nothing is asked, and a refusal leaves no file.
+    password = _read_password(True) if password_stdin else None
+
+    async def add(db: UserStore) -> None:
+        if await db.get_user(name) is not None:
+            raise UserExists(name)  # before the prompt: no password typed in vain
+        hashed = passwords.hash_sync(password if password is not None else _read_password(False))
+        await db.add_user(User(name, hashed, email, full_name, disabled, allowed))
+
+    _run(add, store)
     typer.echo(f"added user {name} (scopes: {scope_rules.format_scopes(allowed) or 'none'})")
+
+
+@users_app.command("set-password")
+def users_set_password(name: str, password_stdin: Annotated[bool, _PASSWORD_STDIN] = False) -> None:
+    """Change a user's password; the new one is asked for twice, hidden."""
+    _username(name)
+    store = _open_store()
+    passwords = PasswordService(_settings().password_profile)
+    password = _read_password(True) if password_stdin else None
+
+    async def change(db: UserStore) -> None:
+        if await db.get_user(name) is None:
+            raise UnknownUser(name)  # before the prompt
+        hashed = passwords.hash_sync(password if password is not None else _read_password(False))
+        await db.update_user(name, hashed_password=hashed)
+
+    _run(change, store)
+    typer.echo(f"set the password of {name}")
 
 
 @users_app.command("list")
@@ -163,16 +241,19 @@ def users_list() -> None:
     """List the users (never their password hashes)."""
     table = Table("username", "full name", "email", "disabled", "scopes")
     for user in _run(lambda store: store.list_users()):
-        # Text, not str: a stored value must not be read as Rich markup.
+        # Text, not str: a stored value must not be read as Rich markup; escaped: a newline
+        # would fake a row, an escape sequence would reach the terminal.
         cells = (user.username, user.full_name or "", user.email or "")
         scopes = scope_rules.format_scopes(user.scopes)
-        table.add_row(*(Text(cell) for cell in (*cells, "yes" if user.disabled else "no", scopes)))
+        row = (*cells, "yes" if user.disabled else "no", scopes)
+        table.add_row(*(Text(shown(cell)) for cell in row))
     Console().print(table)
 
 
 @users_app.command("disable")
 def users_disable(name: str) -> None:
     """Disable a user: they can log in, but /users/me/ answers 400 Inactive user."""
+    _username(name)
     _run(lambda store: store.update_user(name, disabled=True))
     typer.echo(f"disabled user {name}")
 
@@ -180,6 +261,7 @@ def users_disable(name: str) -> None:
 @users_app.command("enable")
 def users_enable(name: str) -> None:
     """Enable a disabled user."""
+    _username(name)
     _run(lambda store: store.update_user(name, disabled=False))
     typer.echo(f"enabled user {name}")
 
@@ -187,6 +269,7 @@ def users_enable(name: str) -> None:
 @users_app.command("set-scopes")
 def users_set_scopes(name: str, scopes: str) -> None:
     """Replace the scopes a user may be granted (comma or space separated; "" for none)."""
+    _username(name)
     allowed = _scope_names(scopes)
     _run(lambda store: store.update_user(name, scopes=allowed))
     typer.echo(f"set the scopes of {name} to: {scope_rules.format_scopes(allowed) or 'none'}")
@@ -195,6 +278,7 @@ def users_set_scopes(name: str, scopes: str) -> None:
 @users_app.command("delete")
 def users_delete(name: str) -> None:
     """Delete a user and their items."""
+    _username(name)
     _run(lambda store: store.delete_user(name))
     typer.echo(f"deleted user {name}")
 
@@ -202,8 +286,9 @@ def users_delete(name: str) -> None:
 @items_app.command("add")
 def items_add(owner: str, item_id: str) -> None:
     """Give OWNER the item ITEM_ID."""
+    _username(owner)
     _run(lambda store: store.add_item(Item(item_id, owner)))
-    typer.echo(f"added item {item_id} to {owner}")
+    typer.echo(f"added item {shown(item_id)} to {owner}")
 
 
 @app.command()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 from pathlib import Path
 from typing import Literal
 
@@ -50,6 +51,17 @@ class Settings(BaseSettings):
     login_queue: int = Field(default=16, ge=0, le=100_000)
     #: How much the hashing threads lower their priority (0-19), so reads keep the CPU.
     password_nice: int = Field(default=10, ge=0, le=19)
+    # Limits below the app, applied by core.server (uvicorn): see README "Limits".
+    #: Request line plus header fields, in bytes; more is 431. Above AUTH-015's 32 KiB token.
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    #: Header fields per request; more is 431.
+    max_headers: int = Field(default=128, ge=8, le=10_000)
+    #: Seconds from a request's first byte until its head and body are in; later is 408.
+    request_timeout: float = Field(default=10.0, gt=0, le=3600)
+    #: Seconds a connection may stay idle (before its first request, between requests).
+    keepalive_timeout: int = Field(default=5, ge=1, le=3600)
+    #: Open connections (and running requests) per server process; more get 503.
+    max_connections: int = Field(default=512, ge=1, le=1_000_000)
 
     @field_validator("secret_key")
     @classmethod
@@ -77,11 +89,20 @@ class Settings(BaseSettings):
 
 
 def _read_or_create_key_file(path: Path) -> bytes:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # 0700: the directory holds the key and, by default, the store with the password hashes.
+    # An existing directory keeps its mode (it may be shared on purpose); the files do not.
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         # O_EXCL: two processes starting together must not both write a key.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            # Refused, not tightened: whoever could read it may have the key already.
+            raise SettingsError(
+                f"key file {path} is readable by group or others (mode {mode:04o}): "
+                f"make it private with chmod 600 {path}, or delete it to have a new one generated"
+            ) from None
         key = path.read_bytes().strip()
         if len(key) < MIN_KEY_BYTES:
             raise SettingsError(

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
-from typing import Any
 
 import pytest
-import uvicorn
 from typer.testing import CliRunner, Result
 
-from core import cli
+from core import cli, server, usernames
 from core.passwords import PasswordService
 from core.stores import SQLiteStore
 from core.users import DEMO_USERS, Item, User
@@ -139,7 +138,7 @@ def test_users_add_prompt_confirmation_mismatch(db: Path) -> None:
     assert "Error: The two entered values do not match." in result.stdout
     assert result.stderr == "Aborted.\n"
     assert "one" not in result.output
-    assert not db.exists()
+    assert users(db) == []
 
 
 def test_users_add_empty_password(db: Path) -> None:
@@ -149,9 +148,15 @@ def test_users_add_empty_password(db: Path) -> None:
     assert not db.exists()
 
 
-@pytest.mark.parametrize("name", ["", "  "])
-def test_users_add_empty_name(db: Path, name: str) -> None:
-    assert refused("users", "add", name, "--password-stdin", input="x\n") == "the username is empty"
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("", "the username is empty"),
+        ("  ", f"{usernames.RULE}; ' ' is not allowed"),
+    ],
+)
+def test_users_add_empty_name(db: Path, name: str, message: str) -> None:
+    assert refused("users", "add", name, "--password-stdin", input="x\n") == message
     assert not db.exists()
 
 
@@ -162,6 +167,113 @@ def test_users_add_existing(db: Path) -> None:
         "user bob already exists"
     )
     assert users(db) == before
+
+
+def test_users_add_existing_fails_before_the_prompt(db: Path) -> None:
+    add_bob()
+    before = users(db)
+    result = run("users", "add", "bob", input="typed-in-vain\ntyped-in-vain\n")
+    assert (result.exit_code, result.stderr) == (1, "error: user bob already exists\n")
+    assert "Password" not in result.output
+    assert users(db) == before
+
+
+# Usernames: one canonical form (core.usernames), for every command taking a NAME.
+
+LOOK_ALIKES = [
+    ("JohnDoe", "usernames are lowercase: did you mean johndoe?"),
+    ("johndoe ", "usernames have no whitespace: did you mean johndoe?"),
+    ("\uff4a\uff4f\uff48\uff4e", f"{usernames.RULE}: did you mean john?"),
+    ("j\u043ehn", f"{usernames.RULE}; U+043E (CYRILLIC SMALL LETTER O) is not allowed"),
+    ("john\u200ddoe", f"{usernames.RULE}: did you mean johndoe?"),
+    ("jo\u0308rg", f"{usernames.RULE}; U+0308 (COMBINING DIAERESIS) is not allowed"),
+    ("bob\nfake", f"{usernames.RULE}; U+000A is not allowed"),
+    ("bob\x1b]8;;x\x07", f"{usernames.RULE}; U+001B is not allowed"),
+    (".bob", "usernames start with a letter or digit"),
+    ("b" * 65, "usernames are at most 64 characters (this one has 65)"),
+]
+
+
+@pytest.mark.parametrize(("name", "message"), LOOK_ALIKES)
+def test_users_add_refuses_non_canonical_names(db: Path, name: str, message: str) -> None:
+    assert refused("users", "add", name, "--password-stdin", input="x\n") == message
+    assert not db.exists()
+
+
+NAME_COMMANDS = [
+    ("users", "disable", "{}"),
+    ("users", "enable", "{}"),
+    ("users", "set-scopes", "{}", "me"),
+    ("users", "delete", "{}"),
+    ("users", "set-password", "{}", "--password-stdin"),
+    ("items", "add", "{}", "Foo"),
+]
+
+
+@pytest.mark.parametrize("args", NAME_COMMANDS, ids=lambda args: " ".join(args[:2]))
+def test_every_name_command_refuses_non_canonical_names(db: Path, args: tuple[str, ...]) -> None:
+    ok("demo")
+    before = users(db)
+    command = [arg.format("JohnDoe") for arg in args]
+    assert refused(*command, input="x\n") == "usernames are lowercase: did you mean johndoe?"
+    assert users(db) == before
+
+
+def test_canonical_names_are_accepted(db: Path) -> None:
+    for name in ("a", "0", "bob.smith", "b_2-x", "b" * 64):
+        assert ok("users", "add", name, "--password-stdin", input="pw\n").startswith(
+            f"added user {name} "
+        )
+
+
+# users set-password
+
+
+def test_set_password_from_stdin(db: Path) -> None:
+    add_bob("--scopes", "me", "--disabled")
+    [before] = users(db)
+    assert ok("users", "set-password", "bob", "--password-stdin", input="new-pw\n") == (
+        "set the password of bob\n"
+    )
+    [after] = users(db)
+    assert CHEAP._check("new-pw", after.hashed_password).ok is True
+    assert CHEAP._check("bob-password", after.hashed_password).ok is False
+    assert (after.scopes, after.disabled, after.email) == (before.scopes, True, before.email)
+
+
+def test_set_password_with_hidden_prompt(db: Path) -> None:
+    add_bob()
+    result = run("users", "set-password", "bob", input="pw-two\npw-two\n")
+    assert result.exit_code == 0
+    assert "pw-two" not in result.output
+    assert result.stdout.endswith("set the password of bob\n")
+    [bob] = users(db)
+    assert CHEAP._check("pw-two", bob.hashed_password).ok is True
+
+
+def test_set_password_of_a_missing_user_fails_before_the_prompt(db: Path) -> None:
+    add_bob()
+    result = run("users", "set-password", "ghost", input="x\nx\n")
+    assert (result.exit_code, result.stderr) == (1, "error: no user named ghost\n")
+    assert "Password" not in result.output
+
+
+def test_set_password_empty(db: Path) -> None:
+    add_bob()
+    [before] = users(db)
+    assert refused("users", "set-password", "bob", "--password-stdin", input="\n") == (
+        "the password is empty"
+    )
+    assert users(db) == [before]
+
+
+def test_set_password_mismatch(db: Path) -> None:
+    add_bob()
+    [before] = users(db)
+    result = run("users", "set-password", "bob", input="one\ntwo\n")
+    assert result.exit_code == 1
+    assert "Error: The two entered values do not match." in result.stdout
+    assert users(db) == [before]
 
 
 @pytest.mark.parametrize(
@@ -199,6 +311,64 @@ def test_users_list(db: Path) -> None:
     assert "$argon2" not in out
     for user in users(db):
         assert user.hashed_password not in out
+
+
+def _insert_raw(path: Path, username: str, full_name: str, email: str) -> None:
+    """A row as an older version or another tool might have written it: no username check."""
+    ok("demo")
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO users (username, full_name, email, hashed_password) VALUES (?, ?, ?, ?)",
+            (username, full_name, email, "x"),
+        )
+    conn.close()
+
+
+def test_users_list_escapes_what_it_prints(db: Path) -> None:
+    _insert_raw(
+        db,
+        "mallory\u202e",
+        "Mal\n│ evil │ row │",
+        "\x1b]8;;https://evil.example\x07click\x1b]8;;\x07\\x41",
+    )
+    out = ok("users", "list")
+    assert "\x1b" not in out
+    assert "\u202e" not in out
+    assert "mallory\\u202e" in out
+    assert "Mal\\n│ evil │ row │" in out
+    assert "\\x1b]8;;https://evil.example\\x07click\\x1b]8;;\\x07\\\\x41" in out
+    assert sum("│" in line or "┃" in line for line in out.splitlines()) == 4  # head + 3 rows
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("plain text, é ü 漢字", "plain text, é ü 漢字"),
+        ("a\nb\rc\td", "a\\nb\\rc\\td"),
+        ("\x1b[31m\x07\x00\x7f\x85", "\\x1b[31m\\x07\\x00\\x7f\\x85"),
+        ("x\u200by\u202ez\u2028\ufeff", "x\\u200by\\u202ez\\u2028\\ufeff"),
+        ("\ud800 \U000e0001 \U0010ffff", "\\ud800 \\U000e0001 \\U0010ffff"),
+        ("back\\slash \\n", "back\\\\slash \\\\n"),
+        ("[bold]markup[/bold]", "[bold]markup[/bold]"),
+    ],
+)
+def test_shown(text: str, expected: str) -> None:
+    assert cli.shown(text) == expected
+
+
+def test_items_add_escapes_the_item(db: Path) -> None:
+    add_bob()
+    assert ok("items", "add", "bob", "\x1b[2Jx\ny") == "added item \\x1b[2Jx\\ny to bob\n"
+    assert refused("items", "add", "bob", "\x1b[2Jx\ny") == "bob already has item \\x1b[2Jx\\ny"
+
+
+def test_help_shows_no_type_noise_on_flags() -> None:
+    out = runner.invoke(cli.app, ["users", "add", "--help"]).output
+    flags = [
+        line for line in out.splitlines() if "--disabled" in line or "--password-stdin" in line
+    ]
+    assert len(flags) == 2
+    assert all("<bool>" not in line for line in flags)
 
 
 def test_users_list_empty(db: Path) -> None:
@@ -348,7 +518,7 @@ def test_bad_settings(
 ) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(uvicorn, "run", _never_serve)
+    monkeypatch.setattr(server, "run", _never_serve)
     assert refused(*args) == message
     assert not db.exists()
 
@@ -376,6 +546,21 @@ def test_serve_refuses_a_profile_not_implemented_yet(
 def _short_key_file(tmp_path: Path) -> None:
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "secret.key").write_text("short\n")
+    (tmp_path / "data" / "secret.key").chmod(0o600)
+
+
+def test_serve_refuses_a_key_file_others_can_read(
+    db: Path, tmp_path: Path, fake_uvicorn: FakeUvicorn
+) -> None:
+    key_file = tmp_path / "data" / "secret.key"
+    (tmp_path / "data").mkdir()
+    key_file.write_text("k" * 64 + "\n")
+    key_file.chmod(0o640)
+    assert refused("serve", "fastapi") == (
+        f"key file {key_file} is readable by group or others (mode 0640): make it private "
+        f"with chmod 600 {key_file}, or delete it to have a new one generated"
+    )
+    assert fake_uvicorn.calls == []
 
 
 def test_store_commands_need_no_key(db: Path, tmp_path: Path) -> None:
@@ -431,17 +616,22 @@ def _never_serve(*args: object, **kwargs: object) -> None:
 
 
 class FakeUvicorn:
-    def __init__(self) -> None:
-        self.calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    """core.server.run, recording the uvicorn configurations it is given."""
 
-    def run(self, *args: Any, **kwargs: Any) -> None:
-        self.calls.append((args, kwargs))
+    def __init__(self) -> None:
+        self.calls: list[server.ArenaConfig] = []
+
+    def run(self, config: server.ArenaConfig) -> None:
+        self.calls.append(config)
+
+    def summary(self) -> list[tuple[object, ...]]:
+        return [(c.app, c.host, c.port, c.workers, c.reload, c.http, c.limits) for c in self.calls]
 
 
 @pytest.fixture
 def fake_uvicorn(monkeypatch: pytest.MonkeyPatch) -> FakeUvicorn:
     fake = FakeUvicorn()
-    monkeypatch.setattr(uvicorn, "run", fake.run)
+    monkeypatch.setattr(server, "run", fake.run)
     return fake
 
 
@@ -450,10 +640,15 @@ def test_serve_defaults(db: Path, tmp_path: Path, fake_uvicorn: FakeUvicorn, imp
     ok("serve", impl)
     # The key file is made before the workers start, so that they all share it.
     assert len((tmp_path / "data" / "secret.key").read_bytes()) == 65
-    assert fake_uvicorn.calls == [
+    assert fake_uvicorn.summary() == [
         (
-            (f"impl_{impl}.app:app",),
-            {"host": "127.0.0.1", "port": 8000, "workers": 1, "reload": False},
+            f"impl_{impl}.app:app",
+            "127.0.0.1",
+            8000,
+            1,
+            False,
+            server.ArenaHttpProtocol,
+            server.ServerLimits(),
         )
     ]
     assert not db.exists()  # the app opens the store, not the CLI
@@ -463,13 +658,20 @@ def test_serve_options(
     db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_uvicorn: FakeUvicorn
 ) -> None:
     monkeypatch.setenv("ARENA_SECRET_KEY", "k" * 32)
-    ok("serve", "starlette", "--host", "localhost", "--port", "9001", "--workers", "2", "--reload")
-    assert fake_uvicorn.calls == [
-        (
-            ("impl_starlette.app:app",),
-            {"host": "localhost", "port": 9001, "workers": 2, "reload": True},
-        )
+    monkeypatch.setenv("ARENA_MAX_HEADER_BYTES", "4096")
+    monkeypatch.setenv("ARENA_MAX_HEADERS", "20")
+    monkeypatch.setenv("ARENA_REQUEST_TIMEOUT", "2.5")
+    monkeypatch.setenv("ARENA_KEEPALIVE_TIMEOUT", "3")
+    monkeypatch.setenv("ARENA_MAX_CONNECTIONS", "9")
+    ok("serve", "starlette", "--host", "localhost", "--port", "9001", "--workers", "2")
+    # uvicorn logs what --reload watches: not an error, so not through ok().
+    assert run("serve", "litestar", "--reload").exit_code == 0
+    limits = server.ServerLimits(4096, 20, 2.5, 3, 9)
+    assert fake_uvicorn.summary() == [
+        ("impl_starlette.app:app", "localhost", 9001, 2, False, server.ArenaHttpProtocol, limits),
+        ("impl_litestar.app:app", "127.0.0.1", 8000, 1, True, server.ArenaHttpProtocol, limits),
     ]
+    assert fake_uvicorn.calls[0].timeout_keep_alive == 3
     assert not (tmp_path / "data").exists()
 
 

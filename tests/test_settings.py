@@ -136,6 +136,7 @@ def test_environment_key_wins_over_key_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("content", [b"", b"short\n", b" " * 40, b"k" * 31 + b"\n"])
 def test_short_key_file_refused(tmp_path: Path, content: bytes) -> None:
     (tmp_path / "secret.key").write_bytes(content)
+    (tmp_path / "secret.key").chmod(0o600)
     with pytest.raises(SettingsError) as caught:
         Settings(data_dir=tmp_path).resolve_secret_key()
     assert str(caught.value) == (
@@ -145,6 +146,65 @@ def test_short_key_file_refused(tmp_path: Path, content: bytes) -> None:
     assert (tmp_path / "secret.key").read_bytes() == content
 
 
+def test_data_dir_created_private(tmp_path: Path) -> None:
+    data_dir = tmp_path / "nested" / "data"
+    Settings(data_dir=data_dir).resolve_secret_key()
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+
+
+def test_existing_data_dir_keeps_its_mode(tmp_path: Path) -> None:
+    # A directory chosen by the operator may be shared on purpose; the files in it are not.
+    tmp_path.chmod(0o755)
+    Settings(data_dir=tmp_path).resolve_secret_key()
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o755
+    assert stat.S_IMODE((tmp_path / "secret.key").stat().st_mode) == 0o600
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660, 0o606, 0o700 | 0o004])
+def test_key_file_others_can_read_is_refused(tmp_path: Path, mode: int) -> None:
+    key_file = tmp_path / "secret.key"
+    key_file.write_bytes(b"h" * 40 + b"\n")
+    key_file.chmod(mode)
+    with pytest.raises(SettingsError) as caught:
+        Settings(data_dir=tmp_path).resolve_secret_key()
+    assert str(caught.value) == (
+        f"key file {key_file} is readable by group or others (mode {mode:04o}): make it private "
+        f"with chmod 600 {key_file}, or delete it to have a new one generated"
+    )
+    assert stat.S_IMODE(key_file.stat().st_mode) == mode  # refused, not changed
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o400, 0o700])
+def test_private_key_file_is_used(tmp_path: Path, mode: int) -> None:
+    key_file = tmp_path / "secret.key"
+    key_file.write_bytes(b"h" * 40 + b"\n")
+    key_file.chmod(mode)
+    assert Settings(data_dir=tmp_path).resolve_secret_key() == b"h" * 40
+
+
+def test_server_limit_defaults_and_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = Settings()
+    assert (
+        settings.max_header_bytes,
+        settings.max_headers,
+        settings.request_timeout,
+        settings.keepalive_timeout,
+        settings.max_connections,
+    ) == (65536, 128, 10.0, 5, 512)
+    for name, value in [
+        ("ARENA_MAX_HEADER_BYTES", "100"),
+        ("ARENA_MAX_HEADERS", "0"),
+        ("ARENA_REQUEST_TIMEOUT", "0"),
+        ("ARENA_KEEPALIVE_TIMEOUT", "0"),
+        ("ARENA_MAX_CONNECTIONS", "0"),
+    ]:
+        with monkeypatch.context() as env:
+            env.setenv(name, value)
+            with pytest.raises(ValidationError):
+                Settings()
+
+
 def test_key_file_written_by_hand_is_used(tmp_path: Path) -> None:
     (tmp_path / "secret.key").write_bytes(b"  " + b"h" * 40 + b"\n\n")
+    (tmp_path / "secret.key").chmod(0o600)
     assert Settings(data_dir=tmp_path).resolve_secret_key() == b"h" * 40

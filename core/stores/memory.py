@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from core import usernames
 from core.users import DuplicateItem, Item, UnknownUser, User, UserExists
 
 
@@ -22,6 +23,7 @@ class MemoryStore:
         return [self._users[name] for name in sorted(self._users)]
 
     async def add_user(self, user: User) -> None:
+        usernames.check(user.username)  # the last guard: every way in checks before
         if user.username in self._users:
             raise UserExists(user.username)
         self._users[user.username] = user

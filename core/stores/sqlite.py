@@ -9,16 +9,22 @@ ThreadPoolExecutor's worker is joined at interpreter exit.)
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import os
 import sqlite3
+import stat
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from core import usernames
 from core.errors import StoreUnavailable
 from core.users import DuplicateItem, Item, UnknownUser, User, UserExists
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 #: Schema versions, in order: MIGRATIONS[n] takes a database from version n to n + 1 (kept in
 #: PRAGMA user_version; 0 is a new file). Each runs in one transaction, so a file is never half
 #: upgraded, and two processes opening one file at once upgrade it once.
@@ -86,6 +92,28 @@ def migrate(conn: sqlite3.Connection) -> int:
     return found
 
 
+def _private(path: Path) -> None:
+    """The database holds password hashes: create it 0600 (SQLite gives its -wal and -shm files
+    the database's mode), and tighten an existing one readable by others, with one warning."""
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = file.stat().st_mode
+            if not (stat.S_ISREG(mode) and mode & 0o077):
+                continue
+            file.chmod(stat.S_IMODE(mode) & 0o700)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:  # not ours: warn; SQLite reports what keeps it from working
+            logger.warning("%s is readable by group or others and stays so: %s", file, exc)
+            continue
+        logger.warning(
+            "%s was readable by group or others (mode %04o): made it %04o",
+            file, stat.S_IMODE(mode), stat.S_IMODE(mode) & 0o700,
+        )  # fmt: skip
+
+
 class SQLiteStore:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -95,7 +123,8 @@ class SQLiteStore:
     def _connection(self) -> sqlite3.Connection:
         # Runs on the worker thread, which owns the connection for its whole life.
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _private(self.path)
             conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
@@ -147,6 +176,7 @@ class SQLiteStore:
         return [_user(row) for row in rows]
 
     async def add_user(self, user: User) -> None:
+        usernames.check(user.username)  # the last guard: every way in checks before
         try:
             await self._run(
                 lambda db: db.execute(
