@@ -30,7 +30,7 @@ from core.profiles import get_profile
 from core.service import seed_demo
 from core.settings import Settings, SettingsError
 from core.stores import BadDatabaseURL, DuplicateItem, UserStore, open_store
-from core.users import DEMO_USERS, Item, UnknownUser, User, UserExists
+from core.users import DEMO_USERS, Item, UnknownUser, User, UserExists, next_token_epoch
 
 T = TypeVar("T")
 IMPLEMENTATIONS = ("fastapi", "litestar", "starlette")
@@ -212,7 +212,9 @@ def users_add(
         if await db.get_user(name) is not None:
             raise UserExists(name)  # before the prompt: no password typed in vain
         hashed = passwords.hash_sync(password if password is not None else _read_password(False))
-        await db.add_user(User(name, hashed, email, full_name, disabled, allowed))
+        # H13: no token of an earlier account of this name opens the new one.
+        user = User(name, hashed, email, full_name, disabled, allowed, next_token_epoch())
+        await db.add_user(user)
 
     _run(add, store)
     typer.echo(f"added user {name} (scopes: {scope_rules.format_scopes(allowed) or 'none'})")
@@ -220,7 +222,8 @@ def users_add(
 
 @users_app.command("set-password")
 def users_set_password(name: str, password_stdin: Annotated[bool, _PASSWORD_STDIN] = False) -> None:
-    """Change a user's password; the new one is asked for twice, hidden."""
+    """Change a user's password; the new one is asked for twice, hidden. Every token issued
+    before is refused from then on (H13)."""
     _username(name)
     store = _open_store()
     passwords = PasswordService(_settings().password_profile)
@@ -230,10 +233,18 @@ def users_set_password(name: str, password_stdin: Annotated[bool, _PASSWORD_STDI
         if await db.get_user(name) is None:
             raise UnknownUser(name)  # before the prompt
         hashed = passwords.hash_sync(password if password is not None else _read_password(False))
-        await db.update_user(name, hashed_password=hashed)
+        await db.update_user(name, hashed_password=hashed, tokens_valid_after=next_token_epoch())
 
     _run(change, store)
-    typer.echo(f"set the password of {name}")
+    typer.echo(f"set the password of {name}; the tokens issued before are refused from now on")
+
+
+@users_app.command("revoke")
+def users_revoke(name: str) -> None:
+    """Refuse every token issued to a user so far (H13); they can log in again at once."""
+    _username(name)
+    _run(lambda store: store.update_user(name, tokens_valid_after=next_token_epoch()))
+    typer.echo(f"revoked the tokens of {name} issued so far")
 
 
 @users_app.command("list")

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from core import scopes as scope_rules
+from core import usernames
 from core.cache import TTLCache
 from core.credentials import Credentials
 from core.errors import (
@@ -110,7 +111,11 @@ class Arena:
     async def login(self, form: TokenRequest) -> dict[str, Any]:
         """POST /token: the token response body, or InvalidCredentials."""
         store = await self.store()
-        user = await store.get_user(form.username)
+        # A name outside the canonical form cannot exist (core.usernames): unknown, without
+        # asking the store (which could not even encode some of them), but with the same
+        # dummy-hash check, so the answer and its time reveal nothing.
+        canonical = usernames.is_canonical(form.username)
+        user = await store.get_user(form.username) if canonical else None
         result = await self.passwords.verify(
             form.password, None if user is None else user.hashed_password
         )
@@ -153,6 +158,8 @@ class Arena:
         except InvalidToken as exc:
             raise InvalidToken(tuple(required), exc.reason) from None
         subject = claims.subject
+        if not usernames.is_canonical(subject):
+            raise InvalidToken(tuple(required), "sub is not a canonical username")
         user = await self._users.get(subject, self._load_user)
         if user is None:
             raise InvalidToken(tuple(required), "unknown user")

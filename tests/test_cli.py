@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -78,6 +80,7 @@ def add_bob(*extra: str) -> str:
 
 
 def test_users_add_with_password_from_stdin(db: Path) -> None:
+    before = time.time()
     out = add_bob("--full-name", "Bob B", "--email", "bob@example.com", "--scopes", "me")
     assert out == "added user bob (scopes: me)\n"
     [bob] = users(db)
@@ -90,6 +93,8 @@ def test_users_add_with_password_from_stdin(db: Path) -> None:
     )
     assert bob.hashed_password.startswith("$argon2id$v=19$m=8,t=1,p=1$")
     assert CHEAP._check("bob-password", bob.hashed_password).ok is True
+    # H13: tokens issued up to the end of this second, to any earlier bob, are cut off.
+    assert int(before) + 1 <= bob.tokens_valid_after <= int(time.time()) + 1
 
 
 def test_users_add_defaults(db: Path) -> None:
@@ -232,10 +237,14 @@ def test_canonical_names_are_accepted(db: Path) -> None:
 def test_set_password_from_stdin(db: Path) -> None:
     add_bob("--scopes", "me", "--disabled")
     [before] = users(db)
+    time.sleep(1.0)  # so that the new cut-off second is a later one
+    started = time.time()
     assert ok("users", "set-password", "bob", "--password-stdin", input="new-pw\n") == (
-        "set the password of bob\n"
+        "set the password of bob; the tokens issued before are refused from now on\n"
     )
     [after] = users(db)
+    assert int(started) + 1 <= after.tokens_valid_after <= int(time.time()) + 1
+    assert after.tokens_valid_after > before.tokens_valid_after
     assert CHEAP._check("new-pw", after.hashed_password).ok is True
     assert CHEAP._check("bob-password", after.hashed_password).ok is False
     assert (after.scopes, after.disabled, after.email) == (before.scopes, True, before.email)
@@ -246,9 +255,29 @@ def test_set_password_with_hidden_prompt(db: Path) -> None:
     result = run("users", "set-password", "bob", input="pw-two\npw-two\n")
     assert result.exit_code == 0
     assert "pw-two" not in result.output
-    assert result.stdout.endswith("set the password of bob\n")
+    assert result.stdout.endswith(
+        "set the password of bob; the tokens issued before are refused from now on\n"
+    )
     [bob] = users(db)
     assert CHEAP._check("pw-two", bob.hashed_password).ok is True
+
+
+def test_revoke_cuts_off_the_tokens_issued_so_far(db: Path) -> None:
+    add_bob("--scopes", "me")
+    [before] = users(db)
+    time.sleep(1.0)
+    started = time.time()
+    assert ok("users", "revoke", "bob") == "revoked the tokens of bob issued so far\n"
+    [after] = users(db)
+    assert int(started) + 1 <= after.tokens_valid_after <= int(time.time()) + 1
+    assert after.tokens_valid_after > before.tokens_valid_after
+    assert after == dataclasses.replace(before, tokens_valid_after=after.tokens_valid_after)
+
+
+def test_revoke_of_a_missing_user(db: Path) -> None:
+    add_bob()
+    result = run("users", "revoke", "ghost")
+    assert (result.exit_code, result.stderr) == (1, "error: no user named ghost\n")
 
 
 def test_set_password_of_a_missing_user_fails_before_the_prompt(db: Path) -> None:
