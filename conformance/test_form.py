@@ -217,6 +217,11 @@ CHARSETS: dict[str, Case] = {
     ),
     "x-nope": (MULTIPART, user_part(disposition("username"), charset("x-nope")), MALFORMED),
     "latin-1": (MULTIPART, user_part(disposition("username"), charset("latin-1")), MALFORMED),
+    "latin-1-non-ascii": (
+        MULTIPART,
+        user_part(disposition("username"), charset("latin-1"), value="jöhndoe".encode("latin-1")),
+        MALFORMED,
+    ),
     "utf8-alias": (MULTIPART, user_part(disposition("username"), charset("utf8")), MALFORMED),
     "on-password": (
         MULTIPART,
