@@ -255,6 +255,105 @@ def _multipart(*parts: tuple[str, str, str | None]) -> tuple[str, bytes, str]:
     return f"multipart/form-data; boundary={_BOUNDARY}", b"".join(chunks), curl_body
 
 
+def _part(*headers: str, value: bytes) -> bytes:
+    lines = "".join(f"{header}\r\n" for header in headers)
+    return f"--{_BOUNDARY}\r\n{lines}\r\n".encode("latin-1") + value + b"\r\n"
+
+
+def _form_bodies() -> list[tuple[str, str, bytes]]:
+    """/token bodies that frameworks' own parsers read differently (CONTRACT.md "POST /token",
+    "Body"; the FORM checks): every target must answer each of them alike."""
+    multipart = f"multipart/form-data; boundary={_BOUNDARY}"
+    close = f"--{_BOUNDARY}--\r\n".encode()
+
+    def named(name: str, extra: str = "") -> str:
+        return f'Content-Disposition: form-data; name="{name}"{extra}'
+
+    def charset(value: str) -> str:
+        return f"Content-Type: text/plain; charset={value}"
+
+    user, password = (
+        _part(named("username"), value=b"johndoe"),
+        _part(named("password"), value=b"secret"),
+    )
+
+    def as_user(*headers: str, value: bytes = b"johndoe") -> bytes:
+        return _part(*headers, value=value) + password + close
+
+    pad = b"".join(_part(named(f"f{i}"), value=b"1") for i in range(98))
+    bodies = [
+        ("attachment", multipart, as_user('Content-Disposition: attachment; name="username"')),
+        ("preamble", multipart, b"preamble\r\n" + user + password + close),
+        (
+            "nameless-part",
+            multipart,
+            _part("Content-Disposition: form-data", value=b"x") + user + password + close,
+        ),
+        ("no-close", multipart, user + password),
+        ("charset-utf-8", multipart, as_user(named("username"), charset("UTF-8"))),
+        ("charset-x-nope", multipart, as_user(named("username"), charset("x-nope"))),
+        (
+            "charset-unicode-escape",
+            multipart,
+            as_user(named("username"), charset("unicode_escape"), value=rb"\x6aohndoe"),
+        ),
+        (
+            "charset-utf-16",
+            multipart,
+            as_user(named("username"), charset("utf-16"), value="johndoe".encode("utf-16")),
+        ),
+        (
+            "charset-latin-1",
+            multipart,
+            as_user(named("username"), charset("latin-1"), value="jöhndoe".encode("latin-1")),
+        ),
+        ("request-charset-utf-16", f"{multipart}; charset=utf-16", user + password + close),
+        ("not-utf-8", multipart, as_user(named("username"), value=b"john\xffdoe")),
+        ("101-parts", multipart, pad + _part(named("x"), value=b"1") + user + password + close),
+        (
+            "100-parts",
+            multipart,
+            pad + user + password + close,
+        ),
+        (
+            "101-fields",
+            "application/x-www-form-urlencoded",
+            b"f=1&" * 99 + b"username=johndoe&password=secret",
+        ),
+        ("long-part-header", multipart, as_user(named("username"), "X-Pad: " + "a" * 1100)),
+        (
+            "nine-part-headers",
+            multipart,
+            as_user(named("username"), *(f"X-{i}: v" for i in range(8))),
+        ),
+        ("username-empty-filename", multipart, as_user(named("username", '; filename=""'))),
+        (
+            "urlencoded-with-boundary",
+            f"application/x-www-form-urlencoded; boundary={_BOUNDARY}",
+            b"username=johndoe&password=secret",
+        ),
+        (
+            "boundary-71",
+            "multipart/form-data; boundary=" + "b" * 71,
+            (user + password + close).replace(_BOUNDARY.encode(), b"b" * 71),
+        ),
+        ("padded-delimiter", multipart, user + password.replace(b"\r\n", b" \r\n", 1) + close),
+        ("lf-only", multipart, (user + password + close).replace(b"\r\n", b"\n")),
+        (
+            "header-space-before-colon",
+            multipart,
+            as_user('Content-Disposition : form-data; name="username"'),
+        ),
+        ("two-dispositions", multipart, as_user(named("nobody"), named("username"))),
+        (
+            "transfer-encoding-base64",
+            multipart,
+            as_user(named("username"), "Content-Transfer-Encoding: base64", value=b"am9obmRvZQ=="),
+        ),
+    ]
+    return [(f"login-form-{ident}", content_type, body) for ident, content_type, body in bodies]
+
+
 def corpus(secret_key: str, now: float | None = None) -> list[Probe]:
     """The fixed request corpus (CONTRACT.md, tutorial profile), about seventy requests."""
     tok = tokens(secret_key, now)
@@ -336,6 +435,8 @@ def corpus(secret_key: str, now: float | None = None) -> list[Probe]:
             body=b"--" + _BOUNDARY.encode() + b"\r\nContent-Disposition: form-data; name=",
         )
     )
+    for ident, content_type, body in _form_bodies():
+        probes.append(Probe(ident, "POST", "/token", content_type=content_type, body=body))
 
     def get(
         ident: str,

@@ -85,7 +85,7 @@ def token_form_schema() -> dict[str, Any]:
         if name == "grant_type":
             text["pattern"] = forms.GRANT_TYPE_PATTERN
         if name in forms.REQUIRED:
-            schema = text
+            schema = {**text, "minLength": 1}  # an empty value counts as absent: 422
         elif isinstance(defaults.get(name), str):
             schema = {**text, "default": defaults[name]}
         else:
@@ -98,6 +98,29 @@ def token_form_schema() -> dict[str, Any]:
         "type": "object",
         "required": list(forms.REQUIRED),
         "title": FORM_SCHEMA,
+    }
+
+
+def token_request_body(schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """/token's requestBody: the form schema (inline unless a `$ref` to it is given)."""
+    return {
+        "content": {FORM_MEDIA_TYPE: {"schema": schema or token_form_schema()}},
+        "required": True,
+    }
+
+
+def validation_error_answer(schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    """/token's 422 answer: FastAPI's HTTPValidationError (inline unless a `$ref` is given),
+    for an adapter that reads the form itself, so that no framework documents it."""
+    inline = {
+        **HTTP_VALIDATION_ERROR,
+        "properties": {
+            "detail": {**HTTP_VALIDATION_ERROR["properties"]["detail"], "items": VALIDATION_ERROR}
+        },
+    }
+    return {
+        "description": "Validation Error",
+        "content": {"application/json": {"schema": schema or inline}},
     }
 
 
@@ -150,15 +173,9 @@ def document(
             schemas["ValidationError"] = VALIDATION_ERROR
             schemas["HTTPValidationError"] = HTTP_VALIDATION_ERROR
             form_ref = {"$ref": REF_TEMPLATE.format(model=FORM_SCHEMA)}
-            spec["requestBody"] = {
-                "content": {FORM_MEDIA_TYPE: {"schema": form_ref}},
-                "required": True,
-            }
+            spec["requestBody"] = token_request_body(form_ref)
             error_ref = {"$ref": REF_TEMPLATE.format(model="HTTPValidationError")}
-            responses["422"] = {
-                "description": "Validation Error",
-                "content": {"application/json": {"schema": error_ref}},
-            }
+            responses["422"] = validation_error_answer(error_ref)
         spec["responses"] = responses
         if operation.security is not None:
             spec["security"] = [{SCHEME: list(operation.security)}]

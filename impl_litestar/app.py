@@ -6,18 +6,11 @@ from __future__ import annotations
 
 import copy
 from typing import Any, Literal
-from urllib.parse import parse_qsl
 
 from litestar import Litestar, MediaType, Request, Response, Router, get, post
 from litestar.datastructures import Headers
 from litestar.di import NamedDependency, Provide
-from litestar.enums import RequestEncodingType
-from litestar.exceptions import (
-    ClientException,
-    HTTPException,
-    NotFoundException,
-    ValidationException,
-)
+from litestar.exceptions import HTTPException, NotFoundException
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
@@ -28,7 +21,7 @@ from core import errors, models, openapi, scopes
 from core.asgi import Guard
 from core.credentials import Credentials
 from core.docs import ASSETS_DIR, ASSETS_PATH, swagger_ui_page
-from core.forms import parse_token_form
+from core.formparse import read_token_form
 from core.service import TOKEN_HEADERS, Arena
 from core.settings import Settings
 from core.users import User
@@ -72,25 +65,14 @@ async def provide_user(request: Request[Any, Any, Any], arena: NamedDependency[A
     return arena.require_active(user) if opt["active"] else user
 
 
-async def form_pairs(request: Request[Any, Any, Any]) -> list[tuple[str, Any]]:
-    """The form's fields in order. URL-encoded bodies are read here, because Litestar drops
-    blank values and a blank last value must win too; bytes are Latin-1, escapes UTF-8, as in
-    Starlette. A multipart body that cannot be parsed counts as an empty form, as in FastAPI."""
-    if request.content_type[0] == RequestEncodingType.URL_ENCODED:
-        return parse_qsl((await request.body()).decode("latin-1"), keep_blank_values=True)
-    try:
-        return list((await request.form()).multi_items())
-    except ValidationException:  # no multipart boundary at all: 400, as in FastAPI
-        raise
-    except (ClientException, UnicodeDecodeError):  # Litestar's parser gives up on the body
-        return []
-
-
 @post(TOKEN, status_code=200, responses=answers(TOKEN))
 async def login_for_access_token(
     request: Request[Any, Any, Any], arena: NamedDependency[Arena]
 ) -> Response[models.Token]:
-    body = await arena.login(parse_token_form(await form_pairs(request)))
+    # The raw body, read by the core (one reading of a body in every implementation), not by
+    # request.form(); core.asgi.Guard has already buffered it.
+    content_type = request.headers.getall("content-type", [])
+    body = await arena.login(read_token_form(content_type, await request.body()))
     return Response(models.Token(**body), headers=TOKEN_HEADERS)
 
 

@@ -97,8 +97,8 @@ def test_token_form_schema() -> None:
                 "anyOf": [{"type": "string", "pattern": "^password$"}, {"type": "null"}],
                 "title": "Grant Type",
             },
-            "username": {**text, "title": "Username"},
-            "password": {**text, "format": "password", "title": "Password"},
+            "username": {**text, "minLength": 1, "title": "Username"},
+            "password": {**text, "minLength": 1, "format": "password", "title": "Password"},
             "scope": {**text, "default": "", "title": "Scope"},
             "client_id": {**optional, "title": "Client Id"},
             "client_secret": {**optional, "format": "password", "title": "Client Secret"},
@@ -107,6 +107,18 @@ def test_token_form_schema() -> None:
         "required": ["username", "password"],
         "title": "TokenForm",
     }
+
+
+def test_token_body_and_422_inline() -> None:
+    """For an adapter that reads /token's body itself (FastAPI documents no body it does not
+    parse): the same schemas as the $ref'd ones, written out."""
+    assert openapi.token_request_body() == {
+        "content": {openapi.FORM_MEDIA_TYPE: {"schema": openapi.token_form_schema()}},
+        "required": True,
+    }
+    inline = openapi.validation_error_answer()["content"]["application/json"]["schema"]
+    assert inline["properties"]["detail"]["items"] == openapi.VALIDATION_ERROR
+    assert {**inline, "properties": None} == {**openapi.HTTP_VALIDATION_ERROR, "properties": None}
 
 
 def test_schemas_sorted_and_without_null_defaults() -> None:
