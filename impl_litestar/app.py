@@ -5,7 +5,7 @@ Every decision is the core's; this module only wires."""
 from __future__ import annotations
 
 import copy
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from litestar import Litestar, MediaType, Request, Response, Router, get, post
 from litestar.datastructures import Headers
@@ -76,21 +76,27 @@ async def login_for_access_token(
     return Response(models.Token(**body), headers=TOKEN_HEADERS)
 
 
+# The annotations document the answers (Litestar builds the OpenAPI schema from them and does
+# not validate what a handler returns); the values are the core's JSON-ready dicts, sent as
+# they are: building pydantic models from them here cost ~20 us a request for nothing.
+STATUS_OK = {"status": "ok"}
+
+
 @get(**protected(ME, [scopes.ME], active=True))
 async def read_users_me(current_user: NamedDependency[User]) -> models.User:
-    return models.User(**current_user.public())
+    return cast(models.User, current_user.public())
 
 
 @get(**protected(ITEMS, [scopes.ITEMS], [scopes.ME], active=True))
 async def read_own_items(
     current_user: NamedDependency[User], arena: NamedDependency[Arena]
 ) -> list[models.Item]:
-    return [models.Item(**item) for item in await arena.items(current_user)]
+    return cast(list[models.Item], await arena.items(current_user))
 
 
 @get(**protected(STATUS, active=False))
 async def read_system_status(current_user: NamedDependency[User]) -> models.Status:
-    return models.Status(status="ok")
+    return cast(models.Status, STATUS_OK)
 
 
 @get("/docs", media_type=MediaType.HTML, include_in_schema=False, sync_to_thread=False)
