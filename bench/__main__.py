@@ -118,8 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     console = Console(stderr=True)
     if not wrk.available():
-        console.print(
-            "wrk is not installed: `apt-get install wrk` as root (make bench does it), then rerun"
+        # One plain line (no Rich wrapping): what is missing and how to get it.
+        print(
+            "wrk is not installed: apt-get install wrk (make bench does it as root)",
+            file=sys.stderr,
         )
         return 2
     scenarios = args.scenario or list(SCENARIOS)
