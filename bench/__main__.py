@@ -31,7 +31,15 @@ from bench import wrk
 from bench.analysis import SCENARIOS, TargetResult, evaluate
 from bench.launcher import uvicorn_command
 from bench.report import grids, print_grids, write
-from bench.runner import Options, Runner, Target, all_targets, choose_cpus, parse_cpus
+from bench.runner import (
+    Options,
+    Runner,
+    Target,
+    all_targets,
+    choose_cpus,
+    groups,
+    parse_cpus,
+)
 
 SMOKE_TARGETS = ("raw-asgi", "raw-core", "bare-fastapi", "ceiling-fastapi", "fastapi")
 PACKAGES = (
@@ -154,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         with runner.tracking(chosen):
             if "login" in options.scenarios and any("login" in t.scenarios for t in chosen):
                 argon2 = runner.argon2_alone()
-            for target in chosen:
-                results[target.name] = runner.run_target(target)
+            for group in groups(chosen):
+                results.update(runner.run_group(group))
             runner.step("done")
         script_dir = Path(tmp) / "lua"
         scripts = {name: str(script_dir / f"{name}.lua") for name in wrk.SCRIPTS}

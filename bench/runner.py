@@ -45,6 +45,8 @@ from core.tokens import TokenService
 
 #: Statuses /token may answer a benchmark: 200, or 503 when its password queue is full (H11).
 LOGIN_ACCEPTED = frozenset({200, 503})
+#: What a target can fail with while it is measured: recorded as its error, the bench goes on.
+BENCH_ERRORS = (ServerFailed, httpx.HTTPError, subprocess.SubprocessError, OSError, ValueError)
 #: The longest wait for every login client's first answer before the windows start.
 LEAD_LIMIT_S = 60.0
 
@@ -120,6 +122,15 @@ class Options:
         }
 
 
+def groups(targets: Sequence[Target]) -> list[list[Target]]:
+    """The targets compared with one another, in order: one group per framework (bare,
+    ceiling, implementation) and one for the raw ASGI apps."""
+    found: dict[str | None, list[Target]] = {}
+    for target in targets:
+        found.setdefault(target.framework, []).append(target)
+    return list(found.values())
+
+
 def choose_cpus(server: str | None, client: str | None) -> tuple[str | None, str | None]:
     """Server on the first CPU this process may use, wrk on the second (when there is one):
     with taskset only; None means not pinned."""
@@ -165,6 +176,7 @@ class Runner:
             TimeRemainingColumn(),
             console=console,
             transient=False,
+            disable=not console.is_terminal,
         )
         self._task: TaskID | None = None
 
@@ -194,6 +206,14 @@ class Runner:
     def step(self, description: str) -> None:
         if self._task is not None:
             self.progress.update(self._task, description=description)
+            if not self.console.is_terminal:
+                # No live bar in a log or a pipe: one line per step instead.
+                task = self.progress.tasks[0]
+                print(
+                    f"[{task.elapsed or 0:6.0f} s, {task.percentage:3.0f}%] {description}",
+                    file=self.console.file,
+                    flush=True,
+                )
 
     def advance(self, seconds: float) -> None:
         if self._task is not None:
@@ -227,40 +247,68 @@ class Runner:
 
     # ---- targets ----------------------------------------------------------------------------
 
-    def run_target(self, target: Target) -> TargetResult:
-        result = TargetResult(target.name, target.kind, target.framework, target.app)
-        chosen = [s for s in self.options.scenarios if s in target.scenarios]
-        self.step(f"{target.name}: starting")
-        try:
-            with launch(
-                target.name,
-                target.app,
-                secret_key=self.secret_key,
-                ready_path=target.ready_path,
-                ready_status=target.ready_status,
-                real=target.real,
-                cpus=self.options.server_cpus,
-            ) as server:
-                result.command = server.command
-                result.cold_start_s = server.cold_start_s
-                result.memory_kib["ready"] = server.memory_at_ready_kib
-                token = self.read_token(server, target)
+    def run_group(self, group: Sequence[Target]) -> dict[str, TargetResult]:
+        """Run a group of targets compared with one another (a framework's bare endpoint,
+        ceiling and implementation; or raw-asgi and raw-core). All of the group's servers stay
+        up together and their read runs alternate (bare, ceiling, impl, then the other way
+        round), so that whatever else loads the machine meanwhile weighs on each alike and
+        their ratios stay meaningful. Logins, the mixed load and the soak then run per target."""
+        results = {t.name: TargetResult(t.name, t.kind, t.framework, t.app) for t in group}
+        with contextlib.ExitStack() as stack:
+            live: dict[str, tuple[Target, Server, str]] = {}
+            for target in group:
+                self.step(f"{target.name}: starting")
+                result = results[target.name]
+                try:
+                    server = stack.enter_context(self._launch(target))
+                    result.command = server.command
+                    result.cold_start_s = server.cold_start_s
+                    result.memory_kib["ready"] = server.memory_at_ready_kib
+                    live[target.name] = (target, server, self.read_token(server, target))
+                except BENCH_ERRORS as exc:
+                    self._failed(result, exc)
                 self.advance(3.0)
-                for scenario in chosen:
-                    if scenario in READS:
-                        result.scenarios[scenario] = self.run_read(server, scenario, token)
-                if "login" in chosen:
-                    result.scenarios["login"] = self.run_login(server)
-                if "mixed" in chosen:
-                    result.scenarios["mixed"] = self.run_mixed(server, token)
-                result.memory_kib["after_scenarios"] = server.memory()
-                if "soak" in chosen:
-                    result.soak = self.run_soak(server, result.rps("items"))
-                    result.memory_kib["after_soak"] = server.memory()
-        except (ServerFailed, httpx.HTTPError, subprocess.SubprocessError, OSError) as exc:
-            result.error = f"{type(exc).__name__}: {exc}"
-            self.note(f"[red]{target.name}: {result.error}")
-        return result
+            for scenario in (s for s in self.options.scenarios if s in READS):
+                members = [m for m in live.values() if scenario in m[0].scenarios]
+                try:
+                    reads = self.run_reads(scenario, [(m[1], m[2]) for m in members])
+                except BENCH_ERRORS as exc:
+                    for target, _, _ in members:
+                        self._failed(results[target.name], exc)
+                    live.clear()
+                    break
+                for target, _, _ in members:
+                    results[target.name].scenarios[scenario] = reads[target.name]
+            for target, server, token in live.values():
+                result = results[target.name]
+                chosen = [s for s in self.options.scenarios if s in target.scenarios]
+                try:
+                    if "login" in chosen:
+                        result.scenarios["login"] = self.run_login(server)
+                    if "mixed" in chosen:
+                        result.scenarios["mixed"] = self.run_mixed(server, token)
+                    result.memory_kib["after_scenarios"] = server.memory()
+                    if "soak" in chosen:
+                        result.soak = self.run_soak(server, result.rps("items"))
+                        result.memory_kib["after_soak"] = server.memory()
+                except BENCH_ERRORS as exc:
+                    self._failed(result, exc)
+        return results
+
+    def _launch(self, target: Target) -> contextlib.AbstractContextManager[Server]:
+        return launch(
+            target.name,
+            target.app,
+            secret_key=self.secret_key,
+            ready_path=target.ready_path,
+            ready_status=target.ready_status,
+            real=target.real,
+            cpus=self.options.server_cpus,
+        )
+
+    def _failed(self, result: TargetResult, exc: Exception) -> None:
+        result.error = f"{type(exc).__name__}: {exc}"
+        self.note(f"[red]{result.name}: {result.error}")
 
     def read_token(self, server: Server, target: Target) -> str:
         """A token for johndoe with "me items": a real login where the target can log in."""
@@ -309,37 +357,54 @@ class Runner:
             return f"GET {path} answered {response.text[:200]}, not {BODIES[path]}"
         return None
 
-    def run_read(self, server: Server, scenario: str, token: str) -> ScenarioResult:
+    def run_reads(
+        self, scenario: str, members: Sequence[tuple[Server, str]]
+    ) -> dict[str, ScenarioResult]:
+        """One read scenario on several servers: each checked and warmed up, then their runs
+        alternating, in reverse order every other round."""
         o, path = self.options, PATHS[scenario]
-        result = ScenarioResult(scenario)
-        failure = self.preflight(server, path, token)
-        if failure is not None:
-            result.failures.append(failure)
-            self.note(f"[red]{server.name} {scenario}: {failure}")
-            self.advance(o.warmup + o.runs * o.seconds)
-            return result
-        header = [f"Authorization: Bearer {token}"]
-        url = server.url + path
-        if o.warmup:
-            self.step(f"{server.name}: GET {path} warm-up")
-            warmup = self._wrk(
-                url, "read", seconds=o.warmup, connections=o.connections, headers=header
+        results = {server.name: ScenarioResult(scenario) for server, _ in members}
+        commands: list[tuple[Server, list[str]]] = []
+        for server, token in members:
+            result = results[server.name]
+            failure = self.preflight(server, path, token)
+            if failure is not None:
+                result.failures.append(failure)
+                self.note(f"[red]{server.name} {scenario}: {failure}")
+                self.advance(o.warmup + o.runs * o.seconds)
+                continue
+            header = [f"Authorization: Bearer {token}"]
+            url = server.url + path
+            if o.warmup:
+                self.step(f"{server.name}: GET {path} warm-up")
+                self._execute(
+                    self._wrk(
+                        url, "read", seconds=o.warmup, connections=o.connections, headers=header
+                    )
+                )
+                self.advance(o.warmup)
+            command = self._wrk(
+                url, "read", seconds=o.seconds, connections=o.connections, headers=header
             )
-            self._execute(warmup)
-            self.advance(o.warmup)
-        command = self._wrk(
-            url, "read", seconds=o.seconds, connections=o.connections, headers=header
-        )
-        result.commands.append(redact(command, token))
+            result.commands.append(redact(command, token))
+            commands.append((server, command))
         for index in range(o.runs):
-            self.step(f"{server.name}: GET {path} run {index + 1}/{o.runs}")
-            run = self._execute(command)
-            result.runs.append(run)
-            result.failures += read_failures(run, f"run {index + 1}")
-            self.advance(o.seconds)
-        for failure in result.failures:
-            self.note(f"[red]{server.name} {scenario}: {failure}")
-        return result
+            for server, command in list(commands if index % 2 == 0 else commands[::-1]):
+                self.step(f"{server.name}: GET {path} run {index + 1}/{o.runs}")
+                try:
+                    run = self._execute(command)
+                except BENCH_ERRORS as exc:
+                    # This server is out of the scenario; the others go on.
+                    failures = [f"run {index + 1}: {type(exc).__name__}: {exc}"]
+                    commands.remove((server, command))
+                else:
+                    results[server.name].runs.append(run)
+                    failures = read_failures(run, f"run {index + 1}")
+                results[server.name].failures += failures
+                for failure in failures:
+                    self.note(f"[red]{server.name} {scenario}: {failure}")
+                self.advance(o.seconds)
+        return results
 
     def _lead(self, load: LoginLoad, server: Server) -> None:
         """Let the login load reach its steady state: every client has finished a login and
