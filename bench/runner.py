@@ -47,6 +47,8 @@ from core.tokens import TokenService
 LOGIN_ACCEPTED = frozenset({200, 503})
 #: What a target can fail with while it is measured: recorded as its error, the bench goes on.
 BENCH_ERRORS = (ServerFailed, httpx.HTTPError, subprocess.SubprocessError, OSError, ValueError)
+#: How many pieces the soak is cut into (the server's RSS is read after each).
+SOAK_CHUNKS = 8
 #: The longest wait for every login client's first answer before the windows start.
 LEAD_LIMIT_S = 60.0
 
@@ -470,7 +472,7 @@ class Runner:
 
     def run_soak(self, server: Server, rate: float | None) -> Soak:
         """`soak_requests` reads of /users/me/items/ over `soak_tokens` distinct valid tokens,
-        in chunks of at most 10 s, sampling the server's RSS after each chunk."""
+        in about eight chunks of 1 to 10 s, sampling the server's RSS after each."""
         o = self.options
         soak = Soak(tokens=o.soak_tokens)
         tokens_file = self.workdir / f"tokens-{server.name}.txt"
@@ -481,11 +483,14 @@ class Runner:
             )
         )
         soak.rss_kib.append((0, server.memory()["VmRSS"]))
-        rate = rate or 1000.0
         expected = o.soak_requests / 2000
         while soak.requests < o.soak_requests and not soak.failures:
+            # About SOAK_CHUNKS chunks, so that the RSS curve has points, and no longer ones
+            # than needed at the end.
             remaining = o.soak_requests - soak.requests
-            seconds = max(1, min(10, math.ceil(remaining / rate)))
+            chunk = min(remaining, o.soak_requests / SOAK_CHUNKS)
+            # Without a rate yet (no items scenario before), a first chunk of 1 s measures it.
+            seconds = max(1, min(10, math.ceil(chunk / rate))) if rate else 1
             command = self._wrk(
                 server.url + PATHS["items"],
                 "soak",

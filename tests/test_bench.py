@@ -32,7 +32,15 @@ from bench.analysis import (
 from bench.baseline import BODIES, make_bare_fastapi, make_bare_litestar, make_bare_starlette
 from bench.logins import LoginRun, Sample, window
 from bench.rawcore import RawCore
-from bench.runner import cpu_count, login_failures, parse_cpus, read_failures, redact
+from bench.runner import (
+    all_targets,
+    cpu_count,
+    groups,
+    login_failures,
+    parse_cpus,
+    read_failures,
+    redact,
+)
 from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -151,6 +159,28 @@ def test_wrk_command(tmp_path: Path) -> None:
     assert redact(["-H", "Authorization: Bearer abc"], "abc") == [
         "-H",
         "Authorization: Bearer <token>",
+    ]
+
+
+def test_targets_and_their_comparison_groups() -> None:
+    targets = all_targets()
+    by_name = {t.name: t for t in targets}
+    assert by_name["fastapi"].app == "impl_fastapi.app:app"
+    assert by_name["ceiling-litestar"].app == "bench.ceiling:litestar"
+    assert by_name["bare-starlette"].app == "bench.baseline:bare_starlette"
+    assert by_name["raw-core"].scenarios == {"status", "me", "items", "login", "mixed"}
+    assert by_name["bare-fastapi"].scenarios == set(analysis.READS)
+    assert "soak" in by_name["starlette"].scenarios
+    assert [[t.name for t in group] for group in groups(targets)] == [
+        ["raw-asgi", "raw-core"],
+        ["bare-fastapi", "ceiling-fastapi", "fastapi"],
+        ["bare-litestar", "ceiling-litestar", "litestar"],
+        ["bare-starlette", "ceiling-starlette", "starlette"],
+    ]
+    picked = [by_name[n] for n in ("fastapi", "raw-asgi", "bare-fastapi")]
+    assert [[t.name for t in g] for g in groups(picked)] == [
+        ["fastapi", "bare-fastapi"],
+        ["raw-asgi"],
     ]
 
 
