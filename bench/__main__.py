@@ -156,19 +156,15 @@ def main(argv: list[str] | None = None) -> int:
         console.print("[yellow]taskset not found: servers and wrk are not pinned to CPUs")
     started = time.time()
     results: dict[str, TargetResult] = {}
-    argon2: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="arena-bench-") as tmp:
         runner = Runner(options, console, Path(tmp), secrets.token_hex(32))
         with runner.tracking(chosen):
-            if "login" in options.scenarios and any("login" in t.scenarios for t in chosen):
-                argon2 = runner.argon2_alone()
             for group in groups(chosen):
                 results.update(runner.run_group(group))
             runner.step("done")
         script_dir = Path(tmp) / "lua"
         scripts = {name: str(script_dir / f"{name}.lua") for name in wrk.SCRIPTS}
-    argon2_per_s = argon2["per_s"]["median"] if argon2 and argon2["per_s"] else None
-    ratios, goals = evaluate(results, argon2_per_s)
+    ratios, goals = evaluate(results)
     meta = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "duration_s": time.time() - started,
@@ -192,10 +188,10 @@ def main(argv: list[str] | None = None) -> int:
             "run's window, after a lead in which every client finished one login.",
         ],
     }  # fmt: skip
-    tables = grids(results, ratios, goals, argon2_per_s)
+    tables = grids(results, ratios, goals)
     # Wide enough for the tables when stdout is a file or a pipe (make test, CI logs).
     print_grids(Console(width=None if sys.stdout.isatty() else 180), tables)
-    json_path, md_path = write(args.report_dir, meta, results, ratios, goals, argon2, tables)
+    json_path, md_path = write(args.report_dir, meta, results, ratios, goals, tables)
     failed = sorted(name for name, t in results.items() if t.failed)
     console.print(f"wrote {json_path} and {md_path} ({meta['duration_s']:.0f} s)")
     if failed:

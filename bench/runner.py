@@ -36,7 +36,6 @@ from bench.analysis import (
     ScenarioResult,
     Soak,
     TargetResult,
-    spread,
 )
 from bench.baseline import BODIES
 from bench.launcher import Server, ServerFailed, launch, taskset_prefix
@@ -191,11 +190,9 @@ class Runner:
             chosen = [s for s in o.scenarios if s in target.scenarios]
             total += 3.0  # launch and login
             total += sum(o.warmup + o.runs * o.seconds for s in chosen if s in READS)
-            total += (o.warmup + o.runs * o.seconds) if "login" in chosen else 0
+            total += (o.warmup + 2 * o.runs * o.seconds) if "login" in chosen else 0
             total += (o.warmup + o.runs * o.seconds) if "mixed" in chosen else 0
             total += o.soak_requests / 2000 if "soak" in chosen else 0
-        if "login" in o.scenarios:
-            total += o.runs * o.seconds
         return total
 
     @contextlib.contextmanager
@@ -226,26 +223,21 @@ class Runner:
 
     # ---- argon2 alone -----------------------------------------------------------------------
 
-    def argon2_alone(self) -> dict[str, Any]:
+    def argon2_alone(self, result: ScenarioResult) -> None:
+        """argon2 alone, pinned to the server's CPU(s) with one thread each, `runs` runs of
+        `seconds`, into `result`: measured right before the logins it is compared with (the
+        server idle meanwhile), so that both see the same machine."""
         o = self.options
-        threads = cpu_count(o.server_cpus)
         command = [
             *self.server_pin, sys.executable, "-m", "bench.argon2_alone",
-            "--seconds", str(o.seconds), "--threads", str(threads),
+            "--seconds", str(o.seconds), "--threads", str(cpu_count(o.server_cpus)),
         ]  # fmt: skip
-        runs = []
+        result.commands.append(command)
         for index in range(o.runs):
             self.step(f"argon2 alone, run {index + 1}/{o.runs}")
             out = subprocess.run(command, capture_output=True, text=True, check=True)  # noqa: S603
-            runs.append(json.loads(out.stdout))
+            result.argon2_per_s.append(float(json.loads(out.stdout)["per_s"]))
             self.advance(o.seconds)
-        per_s = spread(run["per_s"] for run in runs)
-        return {
-            "command": command,
-            "threads": threads,
-            "runs": runs,
-            "per_s": None if per_s is None else per_s.as_dict(),
-        }
 
     # ---- targets ----------------------------------------------------------------------------
 
@@ -425,6 +417,7 @@ class Runner:
         """Logins alone: `login_connections` clients back to back, `runs` windows of it."""
         o = self.options
         result = ScenarioResult("login")
+        self.argon2_alone(result)
         result.commands.append(login_command(server.url, o.login_connections))
         with LoginLoad(server.url + "/token", o.login_connections) as load:
             self._lead(load, server)
