@@ -519,10 +519,16 @@ def socket_failures(run: wrk.WrkRun, label: str) -> list[str]:
 
 
 def read_failures(run: wrk.WrkRun, label: str) -> list[str]:
-    """A read run fails on any non-2xx answer and on any request left unanswered."""
+    """A read run fails on any answer but 200 and on any request left unanswered."""
     failures = socket_failures(run, label)
-    if run.non_2xx:
-        failures.append(f"{label}: {run.non_2xx} non-2xx answers")
+    other = run.requests - run.count(200) if run.statuses else run.non_2xx
+    if other or run.non_2xx:
+        codes = ", ".join(
+            f"{n} x {code}" for code, n in sorted(run.statuses.items()) if code != 200
+        )
+        failures.append(
+            f"{label}: {max(other, run.non_2xx)} non-2xx answers" + (f" ({codes})" if codes else "")
+        )
     if run.requests == 0:
         failures.append(f"{label}: no request completed")
     return failures
