@@ -57,8 +57,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--seconds", type=int, default=5, help="seconds per run (default 5)")
     parser.add_argument("--runs", type=int, default=3, help="runs per scenario (default 3)")
-    parser.add_argument("--warmup", type=int, default=1, help="warm-up seconds per scenario")
-    parser.add_argument("--connections", type=int, default=32, help="wrk connections for reads")
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="warm-up seconds per scenario (default 1)"
+    )
+    parser.add_argument(
+        "--connections", type=int, default=32, help="wrk connections for reads (default 32)"
+    )
     parser.add_argument(
         "--login-connections", type=int, default=4, help="concurrent login clients (default 4)"
     )
@@ -70,11 +74,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--scenario", action="append", default=[], choices=SCENARIOS,
         help="only this scenario (repeatable; mixed also runs items, its reference)",
     )  # fmt: skip
-    parser.add_argument("--soak-requests", type=int, default=200_000)
+    parser.add_argument(
+        "--soak-requests", type=int, default=200_000, help="soak length (default 200,000)"
+    )
     parser.add_argument("--soak-tokens", type=int, default=3_000, help="distinct soak tokens")
     parser.add_argument("--server-cpus", help="taskset list for servers (default: first CPU)")
     parser.add_argument("--client-cpus", help="taskset list for wrk (default: second CPU)")
-    parser.add_argument("--report-dir", type=Path, default=Path("reports"))
+    parser.add_argument(
+        "--report-dir", type=Path, default=Path("reports"), help="where bench.json/.md go"
+    )
     parser.add_argument(
         "--smoke", action="store_true",
         help=f"tiny run: 1 s, 1 run, no warm-up, soak 2k, targets {', '.join(SMOKE_TARGETS)}",
