@@ -8,7 +8,7 @@ IMPL ?= fastapi
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock test lint format conformance fuzz bench serve browser-deps clean
+.PHONY: help install lock test lint format conformance fuzz bench bench-smoke serve browser-deps wrk-deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -29,7 +29,7 @@ lock: $(BIN)/uv ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile --quiet --python $(BIN)/python --group dev --generate-hashes \
 		--no-header --universal -o requirements.lock pyproject.toml
 
-test: install browser-deps ## Unit tests, the conformance suite live and in-process, browser and bounded fuzz
+test: install browser-deps wrk-deps ## Unit tests, the conformance suite live and in-process, browser, bounded fuzz, bench smoke
 	$(BIN)/python -m conformance --serve-all --report-dir reports/test-live
 	$(BIN)/python -m pytest
 
@@ -48,11 +48,11 @@ conformance: install ## Run the suite against every implementation under uvicorn
 fuzz: install ## schemathesis with every check and phase against every implementation
 	$(BIN)/python -m conformance.fuzz
 
-bench: install ## Requests/s of GET /users/me/items/ per implementation vs baselines (wrk)
-	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
-		&& (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null); } \
-		|| echo "wrk is not installed and cannot be installed here (needs root and apt)"
-	$(BIN)/python -m bench
+bench: install wrk-deps ## Every implementation vs bare framework, wiring ceiling, raw ASGI (+core): reads, logins, mixed, soak (~15 min)
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-smoke: install wrk-deps ## The benchmark in ~40 s (1 s runs, five targets): does it run, is every answer right
+	$(BIN)/python -m bench --smoke $(BENCH_ARGS)
 
 serve: install ## Serve one implementation: make serve IMPL=fastapi|litestar|starlette [PORT=8000]
 	$(BIN)/scopes-arena serve $(IMPL) --port $(PORT)
@@ -64,6 +64,14 @@ browser-deps: ## Install Debian's chromium for the /docs browser test (root with
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 		|| echo "could not install chromium: the browser test will be skipped"; \
 	else echo "chromium is not installed and cannot be installed here (needs root and apt): the browser test will be skipped"; fi
+
+wrk-deps: ## Install Debian's wrk for the benchmark (root with apt only)
+	@if command -v wrk >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing wrk (Debian package) for the benchmark"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) \
+		|| echo "could not install wrk: the benchmark cannot run (its smoke test will be skipped)"; \
+	else echo "wrk is not installed and cannot be installed here (needs root and apt): the benchmark cannot run (its smoke test will be skipped)"; fi
 
 clean: ## Remove the virtualenv, reports, caches and local data
 	rm -rf $(VENV) reports var .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

@@ -1,139 +1,212 @@
-"""`make bench`: requests/s and latency of GET /users/me/items/ with a valid token, for every
-implementation under uvicorn (one worker), next to a raw ASGI app and a bare FastAPI endpoint
-that return the same JSON without auth; plus the time of one login (argon2, recommended cost).
+"""`make bench`: every implementation under uvicorn next to what bounds it.
 
-Load comes from wrk (Debian package) when installed; without it, one clear line and exit 2.
-Writes reports/bench.json and reports/bench.md.
+Targets: the three implementations; each framework's bare endpoint (same paths and JSON, no
+auth); each framework's wiring ceiling (the real adapter with the core's authenticate/items
+stubbed); a raw ASGI app (the floor) and a raw ASGI app doing the auth work through the core
+with no framework. Scenarios: GET /status/, /users/me/, /users/me/items/ with a valid token;
+logins alone at capacity; reads while other clients log in; per implementation a soak over
+thousands of distinct tokens, cold start and peak RSS. Every response is checked; a non-2xx
+answer to a read fails the run. Writes reports/bench.json and reports/bench.md.
+
+Load comes from wrk (Debian package), pinned to its own CPU; without wrk, one line and exit 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import json
+import importlib.metadata
+import os
 import platform
-import re
-import shutil
-import statistics
+import secrets
 import subprocess
 import sys
+import tempfile
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-import httpx
 from rich.console import Console
-from rich.table import Table
 
-from conformance.servers import IMPLEMENTATIONS, serve
+from bench import wrk
+from bench.analysis import SCENARIOS, TargetResult, evaluate
+from bench.launcher import uvicorn_command
+from bench.report import grids, print_grids, write
+from bench.runner import (
+    Options,
+    Runner,
+    Target,
+    all_targets,
+    choose_cpus,
+    groups,
+    parse_cpus,
+)
 
-PATH = "/users/me/items/"
-REPORTS = Path("reports")
-BASELINES = {"raw-asgi": "bench.baseline:raw_asgi", "bare-fastapi": "bench.baseline:bare_fastapi"}
-console = Console(stderr=True)
-
-
-@dataclass
-class Result:
-    name: str
-    requests_per_s: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-    login_ms: float | None = None
-
-
-def _ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+SMOKE_TARGETS = ("raw-asgi", "raw-core", "bare-fastapi", "ceiling-fastapi", "fastapi")
+PACKAGES = (
+    "fastapi", "starlette", "litestar", "msgspec", "pydantic", "pydantic-core", "uvicorn",
+    "uvloop", "httptools", "pyjwt", "pwdlib", "argon2-cffi", "httpx", "rich",
+)  # fmt: skip
 
 
-def run_wrk(
-    url: str, token: str | None, seconds: int, connections: int
-) -> tuple[float, float, float, int]:
-    header = ["-H", f"Authorization: Bearer {token}"] if token else []
-    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *header, url]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout  # noqa: S603
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return rps, p50, p99, int(errors.group(1)) if errors else 0
-
-
-def login_time(url: str, samples: int) -> tuple[str, float]:
-    """Median wall time of POST /token as johndoe (the first login rehashes nothing: the demo
-    hashes already have the recommended parameters)."""
-    times, token = [], ""
-    with httpx.Client(base_url=url, timeout=30) as http:
-        for _ in range(samples):
-            started = time.perf_counter()
-            response = http.post(
-                "/token", data={"username": "johndoe", "password": "secret", "scope": "me items"}
-            )
-            times.append((time.perf_counter() - started) * 1000)
-            response.raise_for_status()
-            token = response.json()["access_token"]
-    return token, statistics.median(times)
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--seconds", type=int, default=10, help="load duration per target")
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--logins", type=int, default=5, help="login samples per implementation")
-    parser.add_argument("--only", action="append", default=[], help="limit to these targets")
-    args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        console.print("wrk is not installed: `apt-get install wrk` (make bench does it as root)")
-        return 2
-    impls = [n for n in IMPLEMENTATIONS if importlib.util.find_spec(f"impl_{n}.app") is not None]
-    targets = [*BASELINES, *impls]
-    if args.only:
-        targets = [t for t in targets if t in args.only]
-    results: list[Result] = []
-    for name in targets:
-        console.print(f"[bold]{name}[/]: {args.seconds}s of load on {PATH} ...")
-        app = BASELINES.get(name)
-        with serve(name, app=app, ready_path=PATH if app else "/openapi.json") as server:
-            token, login_ms = (None, None) if app else login_time(server.url, args.logins)
-            run_wrk(server.url + PATH, token, 2, args.connections)  # warm-up
-            rps, p50, p99, errors = run_wrk(
-                server.url + PATH, token, args.seconds, args.connections
-            )
-        results.append(Result(name, rps, p50, p99, errors, login_ms))
-    table = Table(
-        title=f"GET {PATH} — uvicorn, 1 worker, wrk -t1 -c{args.connections} -d{args.seconds}s"
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    names = [t.name for t in all_targets()]
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    for column in ("target", "requests/s", "p50 ms", "p99 ms", "non-2xx", "login ms (median)"):
-        table.add_column(column, justify="left" if column == "target" else "right")
-    for r in results:
-        login = "—" if r.login_ms is None else f"{r.login_ms:.0f}"
-        table.add_row(
-            r.name,
-            f"{r.requests_per_s:,.0f}",
-            f"{r.p50_ms:.2f}",
-            f"{r.p99_ms:.2f}",
-            str(r.errors),
-            login,
+    parser.add_argument("--seconds", type=int, default=5, help="seconds per run (default 5)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per scenario (default 3)")
+    parser.add_argument(
+        "--warmup", type=int, default=1, help="warm-up seconds per scenario (default 1)"
+    )
+    parser.add_argument(
+        "--connections", type=int, default=32, help="wrk connections for reads (default 32)"
+    )
+    parser.add_argument(
+        "--login-connections", type=int, default=4, help="concurrent login clients (default 4)"
+    )
+    parser.add_argument(
+        "--only", action="append", default=[], choices=names, metavar="TARGET",
+        help=f"only this target (repeatable): {', '.join(names)}",
+    )  # fmt: skip
+    parser.add_argument(
+        "--scenario", action="append", default=[], choices=SCENARIOS,
+        help="only this scenario (repeatable; mixed also runs items, its reference)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--soak-requests", type=int, default=200_000, help="soak length (default 200,000)"
+    )
+    parser.add_argument("--soak-tokens", type=int, default=3_000, help="distinct soak tokens")
+    parser.add_argument("--server-cpus", help="taskset list for servers (default: first CPU)")
+    parser.add_argument("--client-cpus", help="taskset list for wrk (default: second CPU)")
+    parser.add_argument(
+        "--report-dir", type=Path, default=Path("reports"), help="where bench.json/.md go"
+    )
+    parser.add_argument(
+        "--smoke", action="store_true",
+        help=f"tiny run: 1 s, 1 run, no warm-up, soak 2k, targets {', '.join(SMOKE_TARGETS)}",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.seconds, args.runs, args.warmup = 1, 1, 0
+        args.soak_requests, args.soak_tokens = 2_000, 200
+        args.only = args.only or list(SMOKE_TARGETS)
+    if min(args.seconds, args.runs, args.connections, args.login_connections) < 1:
+        parser.error("--seconds, --runs and the connection counts must be at least 1")
+    return args
+
+
+def versions() -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            found[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            found[name] = None
+    out = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False)  # noqa: S607
+    found["wrk"] = (
+        (out.stdout or out.stderr).splitlines()[0] if (out.stdout or out.stderr) else None
+    )
+    return found
+
+
+def machine() -> dict[str, Any]:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.partition(":")[2].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu_model": model,
+        "cpus": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "kernel": platform.release(),
+        "system": platform.system(),
+        "arch": platform.machine(),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    console = Console(stderr=True)
+    if not wrk.available():
+        # One plain line (no Rich wrapping): what is missing and how to get it.
+        print(
+            "wrk is not installed: apt-get install wrk (make bench does it as root)",
+            file=sys.stderr,
         )
-    Console().print(table)
-    REPORTS.mkdir(exist_ok=True)
-    meta = {"python": platform.python_version(), "machine": platform.machine(), "time": time.time()}
-    (REPORTS / "bench.json").write_text(
-        json.dumps({"meta": meta, "results": [asdict(r) for r in results]}, indent=2)
+        return 2
+    scenarios = args.scenario or list(SCENARIOS)
+    if "mixed" in scenarios and "items" not in scenarios:
+        scenarios.append("items")
+    server_cpus, client_cpus = choose_cpus(args.server_cpus, args.client_cpus)
+    if client_cpus is not None:
+        # The bench's own process (httpx, Rich) stays off the server's CPU too.
+        os.sched_setaffinity(0, parse_cpus(client_cpus))
+    options = Options(
+        seconds=args.seconds,
+        runs=args.runs,
+        warmup=args.warmup,
+        connections=args.connections,
+        login_connections=args.login_connections,
+        soak_requests=args.soak_requests,
+        soak_tokens=args.soak_tokens,
+        scenarios=tuple(s for s in SCENARIOS if s in scenarios),
+        server_cpus=server_cpus,
+        client_cpus=client_cpus,
     )
-    lines = [
-        "| target | requests/s | p50 ms | p99 ms | non-2xx | login ms |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    lines += [
-        f"| {r.name} | {r.requests_per_s:.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.errors} | "
-        f"{'—' if r.login_ms is None else f'{r.login_ms:.0f}'} |"
-        for r in results
-    ]
-    (REPORTS / "bench.md").write_text("\n".join(lines) + "\n")
-    return 1 if any(r.errors for r in results) else 0
+    chosen: list[Target] = [t for t in all_targets() if not args.only or t.name in args.only]
+    if server_cpus is None:
+        console.print("[yellow]taskset not found: servers and wrk are not pinned to CPUs")
+    started = time.time()
+    results: dict[str, TargetResult] = {}
+    with tempfile.TemporaryDirectory(prefix="arena-bench-") as tmp:
+        runner = Runner(options, console, Path(tmp), secrets.token_hex(32))
+        with runner.tracking(chosen):
+            for group in groups(chosen):
+                results.update(runner.run_group(group))
+            runner.step("done")
+        script_dir = Path(tmp) / "lua"
+        scripts = {name: str(script_dir / f"{name}.lua") for name in wrk.SCRIPTS}
+    ratios, goals = evaluate(results)
+    meta = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+        "duration_s": time.time() - started,
+        "python": platform.python_version(),
+        "machine": machine(),
+        "versions": versions(),
+        "options": options.as_dict(),
+        "commands": {
+            "uvicorn": uvicorn_command("<module:app>", 0, server_cpus),
+            "server_env": ["ARENA_SECRET_KEY=<random per bench run>", "ARENA_DATA_DIR=<fresh tmp>",
+                           "ARENA_DEMO_USERS=1", "ARENA_LOGIN_RATE_LIMIT=off (real cores only)"],
+            "lua_scripts": scripts,
+            "lua_script_text": wrk.SCRIPTS,
+        },
+        "notes": [
+            "Each target's exact uvicorn argv is under targets.<name>.command, each wrk argv "
+            "under its scenario's commands (the Lua scripts lived in a temporary directory; "
+            "their text is under meta.commands.lua_script_text).",
+            "Logins (alone and in the mixed scenario) come from httpx client threads logging "
+            "in back to back; each run's login rate counts the logins completed within that "
+            "run's window, after a lead in which every client finished one login.",
+        ],
+    }  # fmt: skip
+    tables = grids(results, ratios, goals)
+    # Wide enough for the tables when stdout is a file or a pipe (make test, CI logs).
+    print_grids(Console(width=None if sys.stdout.isatty() else 180), tables)
+    json_path, md_path = write(args.report_dir, meta, results, ratios, goals, tables)
+    failed = sorted(name for name, t in results.items() if t.failed)
+    console.print(f"wrote {json_path} and {md_path} ({meta['duration_s']:.0f} s)")
+    if failed:
+        console.print(f"[red]failed (non-2xx reads, errors or a server that did not start): "
+                      f"{', '.join(failed)}")  # fmt: skip
+        return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,0 +1,391 @@
+"""Results, their summaries (median with min-max over runs), the ratios and the issue's targets.
+
+Pure functions over measured figures: nothing here runs a server, so all of it is unit-tested on
+small fixtures.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.logins import LoginRun
+from bench.wrk import WrkRun
+
+READS = ("status", "me", "items")
+PATHS = {"status": "/status/", "me": "/users/me/", "items": "/users/me/items/"}
+SCENARIOS = (*READS, "login", "mixed", "soak")
+FRAMEWORKS = ("fastapi", "litestar", "starlette")
+RAW, RAW_CORE = "raw-asgi", "raw-core"
+
+#: The issue's targets.
+IMPL_VS_BARE = 0.85
+IMPL_VS_CEILING = 0.90
+CORE_VS_RAW = 0.90
+MIXED_READS = 0.50
+MIXED_P99 = 10.0
+LOGIN_VS_ARGON2 = 0.90
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    median: float
+    min: float
+    max: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {"median": self.median, "min": self.min, "max": self.max}
+
+
+def spread(values: Iterable[float]) -> Spread | None:
+    data = list(values)
+    if not data:
+        return None
+    return Spread(statistics.median(data), min(data), max(data))
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator
+
+
+@dataclass
+class ScenarioResult:
+    """The runs of one scenario on one target. `runs` are the wrk runs of reads (in the mixed
+    scenario too); `logins` the login windows (alone, or beside each mixed read run)."""
+
+    scenario: str
+    commands: list[list[str]] = field(default_factory=list)
+    runs: list[WrkRun] = field(default_factory=list)
+    logins: list[LoginRun] = field(default_factory=list)
+    #: argon2 alone, verifications/s, measured just before the logins (the login scenario).
+    argon2_per_s: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and bool(self.runs or self.logins)
+
+    def rps(self) -> Spread | None:
+        return spread(run.requests_per_s for run in self.runs)
+
+    def p99(self) -> Spread | None:
+        return spread(run.latency_ms["p99"] for run in self.runs)
+
+    def login_rate(self) -> Spread | None:
+        """Successful logins (200) per second over the login windows."""
+        return spread(run.rate(200) for run in self.logins)
+
+    def login_p99(self) -> Spread | None:
+        return spread(run.latency_ms["p99"] for run in self.logins if run.latency_ms)
+
+    def argon2_reference(self) -> float | None:
+        """The median of argon2 alone measured beside this scenario, if it was."""
+        return _median(spread(self.argon2_per_s))
+
+    def login_count(self, *codes: int) -> int:
+        return sum(run.count(*codes) for run in self.logins)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "ok": self.ok,
+            "failures": self.failures,
+            "commands": self.commands,
+            "runs": [run.as_dict() for run in self.runs],
+            "requests_per_s": _maybe(self.rps()),
+            "p99_ms": _maybe(self.p99()),
+        }
+        if self.logins:
+            out["logins_per_s"] = _maybe(self.login_rate())
+            out["login_p99_ms"] = _maybe(self.login_p99())
+            out["logins_ok"] = self.login_count(200)
+            out["logins_503"] = self.login_count(503)
+            out["login_runs"] = [run.as_dict() for run in self.logins]
+        if self.argon2_per_s:
+            out["argon2_alone_per_s"] = _maybe(spread(self.argon2_per_s))
+            out["argon2_alone_runs"] = self.argon2_per_s
+        return out
+
+
+def _maybe(value: Spread | None) -> dict[str, float] | None:
+    return None if value is None else value.as_dict()
+
+
+@dataclass
+class Soak:
+    requests: int = 0
+    tokens: int = 0
+    commands: list[list[str]] = field(default_factory=list)
+    #: (requests done so far, VmRSS KiB) after each chunk; the first is before the soak.
+    rss_kib: list[tuple[int, int]] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+    def growth_second_half_kib(self) -> int | None:
+        """RSS growth over the second half of the soak: about 0 when caches are bounded."""
+        if len(self.rss_kib) < 3:
+            return None
+        half = self.requests / 2
+        mid = min(self.rss_kib, key=lambda point: abs(point[0] - half))
+        return self.rss_kib[-1][1] - mid[1]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "tokens": self.tokens,
+            "ok": not self.failures,
+            "failures": self.failures,
+            "commands": self.commands,
+            "rss_kib": [list(point) for point in self.rss_kib],
+            "rss_before_kib": self.rss_kib[0][1] if self.rss_kib else None,
+            "rss_after_kib": self.rss_kib[-1][1] if self.rss_kib else None,
+            "growth_second_half_kib": self.growth_second_half_kib(),
+            "statuses": {str(code): n for code, n in sorted(self.statuses.items())},
+        }
+
+
+@dataclass
+class TargetResult:
+    name: str
+    kind: str  # "impl", "bare", "ceiling", "raw", "raw-core"
+    framework: str | None
+    app: str
+    command: list[str] = field(default_factory=list)
+    cold_start_s: float | None = None
+    #: VmRSS/VmHWM in KiB at ready, after the scenarios, at the end (after the soak).
+    memory_kib: dict[str, dict[str, int]] = field(default_factory=dict)
+    scenarios: dict[str, ScenarioResult] = field(default_factory=dict)
+    soak: Soak | None = None
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return (
+            self.error is not None
+            or any(not s.ok for s in self.scenarios.values())
+            or (self.soak is not None and bool(self.soak.failures))
+        )
+
+    def rps(self, scenario: str) -> float | None:
+        result = self.scenarios.get(scenario)
+        value = result.rps() if result is not None and result.ok else None
+        return None if value is None else value.median
+
+    def p99(self, scenario: str) -> float | None:
+        result = self.scenarios.get(scenario)
+        value = result.p99() if result is not None and result.ok else None
+        return None if value is None else value.median
+
+    def peak_rss_kib(self) -> int | None:
+        peaks = [m["VmHWM"] for m in self.memory_kib.values() if "VmHWM" in m]
+        return max(peaks) if peaks else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "framework": self.framework,
+            "app": self.app,
+            "command": self.command,
+            "error": self.error,
+            "cold_start_s": self.cold_start_s,
+            "memory_kib": self.memory_kib,
+            "peak_rss_kib": self.peak_rss_kib(),
+            "scenarios": {name: s.as_dict() for name, s in self.scenarios.items()},
+            "soak": None if self.soak is None else self.soak.as_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Ratio:
+    name: str
+    scenario: str
+    numerator: str
+    denominator: str
+    value: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "scenario": self.scenario,
+            "numerator": self.numerator,
+            "denominator": self.denominator,
+            "value": self.value,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Goal:
+    id: str
+    target: str
+    scenario: str
+    rule: str
+    #: What was measured, in the words of the rule.
+    observed: str
+    #: True met, False not met, None not measured (a figure it needs is missing).
+    met: bool | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "target": self.target,
+            "scenario": self.scenario,
+            "rule": self.rule,
+            "observed": self.observed,
+            "met": self.met,
+        }
+
+
+def _x(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
+def framework_goal(
+    impl: str, scenario: str, impl_rps: float | None, bare: float | None, ceiling: float | None
+) -> Goal:
+    """impl >= 0.85x its bare framework, or >= 0.9x its wiring ceiling where the ceiling itself
+    is below 0.85x of bare (then the framework's idiom, not the core, is what costs)."""
+    vs_bare, vs_ceiling, ceiling_vs_bare = (
+        ratio(impl_rps, bare),
+        ratio(impl_rps, ceiling),
+        ratio(ceiling, bare),
+    )
+    rule = (
+        f">= {IMPL_VS_BARE}x bare, or >= {IMPL_VS_CEILING}x ceiling "
+        f"where ceiling < {IMPL_VS_BARE}x bare"
+    )
+    observed = f"{_x(vs_bare)} bare, {_x(vs_ceiling)} ceiling (ceiling {_x(ceiling_vs_bare)} bare)"
+    met: bool | None
+    if vs_bare is None:
+        met = None
+    elif vs_bare >= IMPL_VS_BARE:
+        met = True
+    elif ceiling_vs_bare is None or vs_ceiling is None:
+        met = None if ceiling is None else False
+    else:
+        met = ceiling_vs_bare < IMPL_VS_BARE and vs_ceiling >= IMPL_VS_CEILING
+    return Goal("impl-vs-framework", impl, scenario, rule, observed, met)
+
+
+def core_goal(scenario: str, core_rps: float | None, raw_rps: float | None) -> Goal:
+    value = ratio(core_rps, raw_rps)
+    return Goal(
+        "core-vs-raw",
+        RAW_CORE,
+        scenario,
+        f"raw-core >= {CORE_VS_RAW}x raw-asgi",
+        _x(value),
+        None if value is None else value >= CORE_VS_RAW,
+    )
+
+
+def mixed_goal(
+    target: str,
+    mixed_rps: float | None,
+    mixed_p99: float | None,
+    unloaded_rps: float | None,
+    unloaded_p99: float | None,
+    logins_ok: int,
+) -> Goal:
+    reads, p99 = ratio(mixed_rps, unloaded_rps), ratio(mixed_p99, unloaded_p99)
+    met = (
+        None
+        if reads is None or p99 is None
+        else reads >= MIXED_READS and p99 <= MIXED_P99 and logins_ok > 0
+    )
+    return Goal(
+        "mixed-reads",
+        target,
+        "mixed",
+        f"reads >= {MIXED_READS}x unloaded, p99 <= {MIXED_P99:g}x unloaded p99, logins complete",
+        f"reads {_x(reads)}, p99 {_x(p99)}, {logins_ok} logins",
+        met,
+    )
+
+
+def login_goal(target: str, logins_per_s: float | None, argon2_per_s: float | None) -> Goal:
+    value = ratio(logins_per_s, argon2_per_s)
+    observed = "n/a" if value is None else f"{value:.2f}x argon2 alone"
+    return Goal(
+        "login-vs-argon2",
+        target,
+        "login",
+        f"logins/s >= {LOGIN_VS_ARGON2}x argon2 verifications/s on the server's cores",
+        observed,
+        None if value is None else value >= LOGIN_VS_ARGON2,
+    )
+
+
+def _median(spread_value: Spread | None) -> float | None:
+    return None if spread_value is None else spread_value.median
+
+
+def evaluate(
+    targets: dict[str, TargetResult], argon2_per_s: float | None = None
+) -> tuple[list[Ratio], list[Goal]]:
+    """Every ratio and every target of the issue that the measured targets allow. A login
+    scenario is compared with the argon2-alone figure measured beside it, else with
+    `argon2_per_s`."""
+    ratios: list[Ratio] = []
+    goals: list[Goal] = []
+
+    def add_ratio(name: str, scenario: str, top: str, bottom: str) -> None:
+        if top in targets and bottom in targets:
+            value = ratio(targets[top].rps(scenario), targets[bottom].rps(scenario))
+            ratios.append(Ratio(name, scenario, top, bottom, value))
+
+    for framework in FRAMEWORKS:
+        impl, bare, ceiling = framework, f"bare-{framework}", f"ceiling-{framework}"
+        for scenario in READS:
+            add_ratio("impl/bare", scenario, impl, bare)
+            add_ratio("impl/ceiling", scenario, impl, ceiling)
+            add_ratio("ceiling/bare", scenario, ceiling, bare)
+            if impl in targets and scenario in targets[impl].scenarios and bare in targets:
+                goals.append(
+                    framework_goal(
+                        impl,
+                        scenario,
+                        targets[impl].rps(scenario),
+                        targets[bare].rps(scenario),
+                        targets[ceiling].rps(scenario) if ceiling in targets else None,
+                    )
+                )
+    for scenario in READS:
+        add_ratio("raw-core/raw-asgi", scenario, RAW_CORE, RAW)
+        if RAW_CORE in targets and RAW in targets and scenario in targets[RAW_CORE].scenarios:
+            goals.append(
+                core_goal(scenario, targets[RAW_CORE].rps(scenario), targets[RAW].rps(scenario))
+            )
+    for name, target in targets.items():
+        mixed = target.scenarios.get("mixed")
+        if mixed is not None:
+            unloaded_rps, unloaded_p99 = target.rps("items"), target.p99("items")
+            mixed_rps = target.rps("mixed")
+            mixed_p99 = target.p99("mixed")
+            ratios.append(
+                Ratio("mixed/unloaded", "mixed", name, name, ratio(mixed_rps, unloaded_rps))
+            )
+            ratios.append(
+                Ratio("mixed/unloaded p99", "mixed", name, name, ratio(mixed_p99, unloaded_p99))
+            )
+            goals.append(
+                mixed_goal(
+                    name, mixed_rps, mixed_p99, unloaded_rps, unloaded_p99, mixed.login_count(200)
+                )
+            )
+        login = target.scenarios.get("login")
+        if login is not None:
+            logins = _median(login.login_rate()) if login.ok else None
+            reference = login.argon2_reference() or argon2_per_s
+            ratios.append(Ratio("logins/argon2", "login", name, "argon2", ratio(logins, reference)))
+            goals.append(login_goal(name, logins, reference))
+    return ratios, goals
+
+
+def count_met(goals: Sequence[Goal]) -> tuple[int, int, int]:
+    """(met, not met, not measured)."""
+    met = sum(goal.met is True for goal in goals)
+    missed = sum(goal.met is False for goal in goals)
+    return met, missed, len(goals) - met - missed
