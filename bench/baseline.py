@@ -28,8 +28,12 @@ BODIES: dict[str, Any] = {STATUS_PATH: STATUS, ME_PATH: ME, ITEMS_PATH: ITEMS}
 Scope = dict[str, Any]
 
 
+#: Made once: json.dumps with any non-default argument builds a new encoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
 def json_bytes(value: object) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
+    return _ENCODER.encode(value).encode()
 
 
 _RAW = {path: json_bytes(body) for path, body in BODIES.items()}

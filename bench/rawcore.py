@@ -83,7 +83,10 @@ class RawCore:
         authorization = [
             value.decode("latin-1") for name, value in scope["headers"] if name == b"authorization"
         ]
-        query = [name for name, _ in parse_qsl(scope["query_string"].decode("latin-1"), True)]
+        raw_query = scope["query_string"]
+        query = (
+            [name for name, _ in parse_qsl(raw_query.decode("latin-1"), True)] if raw_query else ()
+        )
         user = await self.arena.authenticate(
             Credentials.of(authorization, query), required, active=active
         )

@@ -30,14 +30,22 @@ class TTLCache(Generic[K, V]):
     def __len__(self) -> int:
         return len(self._entries)
 
+    def fresh(self, key: K) -> tuple[V] | None:
+        """The cached value, boxed, while it is fresh; None when `get` would have to load.
+        (A plain call, not a coroutine: the hot path of a read awaits nothing.)"""
+        entry = self._entries.get(key)
+        if entry is not None and entry[0] > self._clock():
+            self._entries.move_to_end(key)
+            return (entry[1],)
+        return None
+
     async def get(self, key: K, load: Callable[[K], Awaitable[V]]) -> V:
         """The value for `key`, from the cache or from `load(key)`."""
         if not self.ttl:
             return await load(key)
-        entry = self._entries.get(key)
-        if entry is not None and entry[0] > self._clock():
-            self._entries.move_to_end(key)
-            return entry[1]
+        hit = self.fresh(key)
+        if hit is not None:
+            return hit[0]
         pending = self._loading.get(key)
         if pending is not None:
             try:

@@ -158,9 +158,8 @@ class Arena:
         except InvalidToken as exc:
             raise InvalidToken(tuple(required), exc.reason) from None
         subject = claims.subject
-        if not usernames.is_canonical(subject):
-            raise InvalidToken(tuple(required), "sub is not a canonical username")
-        user = await self._users.get(subject, self._load_user)
+        hit = self._users.fresh(subject)
+        user = hit[0] if hit is not None else await self._users.get(subject, self._load_user)
         if user is None:
             raise InvalidToken(tuple(required), "unknown user")
         if user.tokens_valid_after and (
@@ -176,6 +175,10 @@ class Arena:
         return user
 
     async def _load_user(self, username: str) -> User | None:
+        # A `sub` outside the canonical form names nobody (core.usernames), and never reaches
+        # the store, which could not even encode some of them (a lone surrogate).
+        if not usernames.is_canonical(username):
+            return None
         return await (await self.store()).get_user(username)
 
     async def _load_items(self, username: str) -> list[dict[str, str]]:
@@ -190,7 +193,8 @@ class Arena:
     async def items(self, user: User) -> list[dict[str, str]]:
         """GET /users/me/items/: the caller's items ordered by item_id."""
         # The cached list itself: callers serialise it and must not change it.
-        return await self._items.get(user.username, self._load_items)
+        hit = self._items.fresh(user.username)
+        return hit[0] if hit is not None else await self._items.get(user.username, self._load_items)
 
 
 async def seed_demo(store: UserStore) -> bool:

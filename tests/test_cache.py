@@ -102,3 +102,14 @@ async def test_waiters_load_themselves_when_the_loader_is_cancelled() -> None:
         await first
     assert await second == "value-1"
     assert fast.calls == 1
+
+
+async def test_fresh_reads_without_loading() -> None:
+    clock, load = Clock(), Loader()
+    cache: TTLCache[str, str] = TTLCache(3.0, 10, clock)
+    assert cache.fresh("bob") is None
+    await cache.get("bob", load)
+    assert cache.fresh("bob") == ("value-1",)
+    clock.now += 3.0
+    assert cache.fresh("bob") is None  # stale: get() would load again
+    assert load.calls == 1
