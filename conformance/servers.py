@@ -18,7 +18,18 @@ from pathlib import Path
 
 import httpx
 
-IMPLEMENTATIONS = ("fastapi", "litestar", "starlette")
+from core import registry
+from core.registry import IMPLEMENTATIONS
+
+__all__ = [
+    "IMPLEMENTATIONS",
+    "LIVE_SECRET_KEY",
+    "Server",
+    "free_port",
+    "serve",
+    "serve_all",
+    "server_env",
+]
 #: A fixed key so that tokens minted by one server are accepted by the others (H9).
 LIVE_SECRET_KEY = "conformance-live-key-0123456789abcdef0123456789abcdef"
 
@@ -66,7 +77,7 @@ def serve(
         data_dir = Path(tmp)
         port = free_port()
         command = [
-            sys.executable, "-m", "core.server", app or f"impl_{name}.app:app",
+            sys.executable, "-m", "core.server", app or registry.app_path(name),
             "--host", "127.0.0.1", "--port", str(port),
             "--workers", str(workers), "--log-level", "warning", "--no-access-log",
         ]  # fmt: skip
