@@ -28,9 +28,9 @@ from core import scopes as scope_rules
 from core.errors import StoreUnavailable
 from core.passwords import PasswordService
 from core.profiles import get_profile
+from core.registry import IMPLEMENTATIONS
 from core.service import seed_demo
 from core.settings import Settings, SettingsError
-from core.registry import IMPLEMENTATIONS
 from core.stores import BadDatabaseURL, DuplicateItem, NoSuchDatabase, UserStore, open_store
 from core.users import DEMO_USERS, Item, UnknownUser, User, UserExists, next_token_epoch
 
