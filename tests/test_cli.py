@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import logging
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -22,7 +23,7 @@ from core import cli, registry, server, usernames
 from core.passwords import PasswordService
 from core.service import Arena
 from core.settings import Settings
-from core.stores import SQLiteStore
+from core.stores import MemoryStore, NoSuchDatabase, SQLiteStore, open_store
 from core.users import DEMO_USERS, Item, User
 
 CHEAP = PasswordService("cheap")
@@ -924,3 +925,22 @@ def test_serve_with_demo_users_on_a_used_store(tmp_path: Path) -> None:
     assert (code, NO_USERS in err, NOTHING_ADDED in err) == (0, False, False), err
     code, err = _interrupt(_serve_until_ready(["serve", "litestar"], env, free_port()))
     assert (code, err.count(NOTHING_ADDED)) == (0, 1), err
+
+
+# the store's must-exist opening (what `users list` uses)
+
+
+async def test_a_store_that_must_exist_creates_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "sub dir?#" / "arena.db"
+    store = open_store(f"sqlite:///{path}", create=False)
+    with pytest.raises(NoSuchDatabase, match=re.escape(f"no database at {path}")):
+        await store.list_users()
+    await store.close()
+    assert os.listdir(tmp_path) == []
+    writer = open_store(f"sqlite:///{path}")
+    await writer.add_user(DEMO_USERS[0])
+    await writer.close()
+    reader = open_store(f"sqlite:///{path}", create=False)
+    assert [u.username for u in await reader.list_users()] == ["johndoe"]
+    await reader.close()
+    assert isinstance(open_store("memory://", create=False), MemoryStore)
