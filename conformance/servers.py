@@ -1,7 +1,10 @@
 """Real uvicorn servers on free loopback ports, one per implementation, each with its own fresh
 SQLite store and the demo users: what `make conformance`, `make fuzz`, the browser test and the
 benchmark run against. They run under `core.server`'s configuration, as `scopes-arena serve`
-does, so the suite meets the same limits below the app (header size, timeouts, connections)."""
+does, so the suite meets the same limits below the app (header size, timeouts, connections).
+
+IMPLEMENTATIONS is core.registry's list, re-exported here for the suite, the fuzzer, the browser
+test and the tests that import it from this module."""
 
 from __future__ import annotations
 
