@@ -54,8 +54,8 @@ bench: install wrk-deps ## Every implementation vs bare framework, wiring ceilin
 bench-smoke: install wrk-deps ## The benchmark in ~40 s (1 s runs, five targets): does it run, is every answer right
 	$(BIN)/python -m bench --smoke $(BENCH_ARGS)
 
-serve: install ## Serve one implementation: make serve IMPL=fastapi|litestar|starlette [PORT=8000]
-	$(BIN)/scopes-arena serve $(IMPL) --port $(PORT)
+serve: install ## Serve IMPL=fastapi|litestar|starlette [PORT=8000] with the demo users (ARENA_DEMO_USERS=0: without)
+	ARENA_DEMO_USERS=$${ARENA_DEMO_USERS-1} $(BIN)/scopes-arena serve $(IMPL) --port $(PORT)
 
 browser-deps: ## Install Debian's chromium for the /docs browser test (root with apt only)
 	@if command -v chromium >/dev/null 2>&1; then :; \

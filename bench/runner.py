@@ -40,6 +40,7 @@ from bench.analysis import (
 from bench.baseline import BODIES
 from bench.launcher import Server, ServerFailed, launch, taskset_prefix
 from bench.logins import LOGIN_FORM, NO_ANSWER, LoginLoad, LoginRun
+from core.registry import IMPLEMENTATIONS, app_path
 from core.tokens import TokenService
 
 #: Statuses /token may answer a benchmark: 200, or 503 when its password queue is full (H11).
@@ -92,6 +93,12 @@ def all_targets() -> list[Target]:
                 "/openapi.json", 200, True, full,
             ),
         ]  # fmt: skip
+    # The registry's others (no bare endpoint or ceiling of theirs in bench/): measured alone.
+    for name in IMPLEMENTATIONS:
+        if name not in FRAMEWORKS:
+            targets.append(
+                Target(name, "impl", name, app_path(name), "/openapi.json", 200, True, full)
+            )
     return targets
 
 

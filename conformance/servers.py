@@ -1,7 +1,10 @@
 """Real uvicorn servers on free loopback ports, one per implementation, each with its own fresh
 SQLite store and the demo users: what `make conformance`, `make fuzz`, the browser test and the
 benchmark run against. They run under `core.server`'s configuration, as `scopes-arena serve`
-does, so the suite meets the same limits below the app (header size, timeouts, connections)."""
+does, so the suite meets the same limits below the app (header size, timeouts, connections).
+
+IMPLEMENTATIONS is core.registry's list, re-exported here for the suite, the fuzzer, the browser
+test and the tests that import it from this module."""
 
 from __future__ import annotations
 
@@ -18,7 +21,18 @@ from pathlib import Path
 
 import httpx
 
-IMPLEMENTATIONS = ("fastapi", "litestar", "starlette")
+from core import registry
+from core.registry import IMPLEMENTATIONS
+
+__all__ = [
+    "IMPLEMENTATIONS",
+    "LIVE_SECRET_KEY",
+    "Server",
+    "free_port",
+    "serve",
+    "serve_all",
+    "server_env",
+]
 #: A fixed key so that tokens minted by one server are accepted by the others (H9).
 LIVE_SECRET_KEY = "conformance-live-key-0123456789abcdef0123456789abcdef"
 
@@ -66,7 +80,7 @@ def serve(
         data_dir = Path(tmp)
         port = free_port()
         command = [
-            sys.executable, "-m", "core.server", app or f"impl_{name}.app:app",
+            sys.executable, "-m", "core.server", app or registry.app_path(name),
             "--host", "127.0.0.1", "--port", str(port),
             "--workers", str(workers), "--log-level", "warning", "--no-access-log",
         ]  # fmt: skip

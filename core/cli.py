@@ -14,36 +14,56 @@ import re
 import sys
 import unicodedata
 from collections.abc import Awaitable, Callable
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
+from core import registry, usernames
 from core import scopes as scope_rules
-from core import usernames
 from core.errors import StoreUnavailable
 from core.passwords import PasswordService
 from core.profiles import get_profile
+from core.registry import IMPLEMENTATIONS
 from core.service import seed_demo
 from core.settings import Settings, SettingsError
-from core.stores import BadDatabaseURL, DuplicateItem, UserStore, open_store
+from core.stores import BadDatabaseURL, DuplicateItem, NoSuchDatabase, UserStore, open_store
 from core.users import DEMO_USERS, Item, UnknownUser, User, UserExists, next_token_epoch
 
 T = TypeVar("T")
-IMPLEMENTATIONS = ("fastapi", "litestar", "starlette")
+
+
+def _quiet_help(option: TyperOption | None) -> TyperOption | None:
+    # Typer's rich help gives every option a type column; --help's would read "<bool>".
+    if option is not None:
+        option.metavar = ""
+    return option
+
+
+class _Command(TyperCommand):
+    def get_help_option(self, ctx: Any) -> TyperOption | None:
+        return _quiet_help(super().get_help_option(ctx))
+
+
+class _Group(TyperGroup):
+    def get_help_option(self, ctx: Any) -> TyperOption | None:
+        return _quiet_help(super().get_help_option(ctx))
+
 
 # Locals would show passwords and keys in a crash report: never print them.
 app = typer.Typer(
+    cls=_Group,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
     help="Serve one implementation; manage the users and items of the store (ARENA_* settings).",
 )
-users_app = typer.Typer(no_args_is_help=True, help="Manage the users of the store.")
-items_app = typer.Typer(no_args_is_help=True, help="Manage the items of the store.")
+users_app = typer.Typer(cls=_Group, no_args_is_help=True, help="Manage the users of the store.")
+items_app = typer.Typer(cls=_Group, no_args_is_help=True, help="Manage the items of the store.")
 app.add_typer(users_app, name="users")
 app.add_typer(items_app, name="items")
 
@@ -97,10 +117,18 @@ def _settings() -> Settings:
         _fail(message if message.startswith(field) else f"{field}: {message}")
 
 
-def _open_store() -> UserStore:
-    """The configured store; nothing is opened yet, so a bad URL is refused before any prompt."""
+def _open_store(*, writes: bool = True, create: bool = True) -> UserStore:
+    """The configured store; nothing is opened yet, so a bad URL is refused before any prompt.
+    A command that `writes` refuses memory:// (the change would end with the command); without
+    `create` a missing SQLite file stays missing (NoSuchDatabase on first use)."""
+    url = _settings().effective_database_url
+    if writes and url == "memory://":
+        _fail(
+            "ARENA_DATABASE_URL is memory://: the change would vanish when this command ends "
+            "(use a sqlite:/// store)"
+        )
     try:
-        return open_store(_settings().effective_database_url)
+        return open_store(url, create=create)
     except BadDatabaseURL as exc:
         _fail(str(exc))
 
@@ -121,6 +149,8 @@ def _run(work: Callable[[UserStore], Awaitable[T]], store: UserStore | None = No
         _fail(f"user {shown(str(exc))} already exists")
     except UnknownUser as exc:
         _fail(f"no user named {shown(str(exc))}")
+    except NoSuchDatabase as exc:  # before StoreUnavailable, which it is
+        _fail(f"{shown(str(exc))} (`scopes-arena users add` or `scopes-arena demo` creates it)")
     except StoreUnavailable as exc:
         _fail(f"the store cannot be reached: {shown(str(exc))}")
     except DuplicateItem as exc:
@@ -146,7 +176,7 @@ def _read_password(from_stdin: bool) -> str:
     return password
 
 
-@app.command()
+@app.command(cls=_Command)
 def serve(
     impl: Annotated[str, typer.Argument(help=f"One of: {', '.join(IMPLEMENTATIONS)}.")],
     host: str = "127.0.0.1",
@@ -158,7 +188,7 @@ def serve(
     if impl not in IMPLEMENTATIONS:
         _fail(f"unknown implementation {impl!r} (choose from {', '.join(IMPLEMENTATIONS)})")
     # The app reads the same settings: refuse bad ones here in one line, not per request.
-    _open_store()
+    _open_store(writes=False)
     settings = _settings()
     try:
         settings.resolve_secret_key()
@@ -174,7 +204,7 @@ def serve(
 
     server.run(
         server.uvicorn_config(
-            f"impl_{impl}.app:app",
+            registry.app_path(impl),
             host=host,
             port=port,
             workers=workers,
@@ -189,7 +219,7 @@ _PASSWORD_STDIN = typer.Option(
 )
 
 
-@users_app.command("add")
+@users_app.command(cls=_Command, name="add")
 def users_add(
     name: str,
     scopes: Annotated[str, typer.Option(help="Allowed scopes, comma or space separated.")] = (
@@ -220,7 +250,7 @@ def users_add(
     typer.echo(f"added user {name} (scopes: {scope_rules.format_scopes(allowed) or 'none'})")
 
 
-@users_app.command("set-password")
+@users_app.command(cls=_Command, name="set-password")
 def users_set_password(name: str, password_stdin: Annotated[bool, _PASSWORD_STDIN] = False) -> None:
     """Change a user's password; the new one is asked for twice, hidden. Every token issued
     before is refused from then on (H13)."""
@@ -239,7 +269,7 @@ def users_set_password(name: str, password_stdin: Annotated[bool, _PASSWORD_STDI
     typer.echo(f"set the password of {name}; the tokens issued before are refused from now on")
 
 
-@users_app.command("revoke")
+@users_app.command(cls=_Command, name="revoke")
 def users_revoke(name: str) -> None:
     """Refuse every token issued to a user so far (H13); they can log in again at once."""
     _username(name)
@@ -247,11 +277,12 @@ def users_revoke(name: str) -> None:
     typer.echo(f"revoked the tokens of {name} issued so far")
 
 
-@users_app.command("list")
+@users_app.command(cls=_Command, name="list")
 def users_list() -> None:
     """List the users (never their password hashes)."""
     table = Table("username", "full name", "email", "disabled", "scopes")
-    for user in _run(lambda store: store.list_users()):
+    store = _open_store(writes=False, create=False)  # reading creates no file
+    for user in _run(lambda db: db.list_users(), store):
         # Text, not str: a stored value must not be read as Rich markup; escaped: a newline
         # would fake a row, an escape sequence would reach the terminal.
         cells = (user.username, user.full_name or "", user.email or "")
@@ -261,7 +292,7 @@ def users_list() -> None:
     Console().print(table)
 
 
-@users_app.command("disable")
+@users_app.command(cls=_Command, name="disable")
 def users_disable(name: str) -> None:
     """Disable a user: they can log in, but /users/me/ answers 400 Inactive user."""
     _username(name)
@@ -269,7 +300,7 @@ def users_disable(name: str) -> None:
     typer.echo(f"disabled user {name}")
 
 
-@users_app.command("enable")
+@users_app.command(cls=_Command, name="enable")
 def users_enable(name: str) -> None:
     """Enable a disabled user."""
     _username(name)
@@ -277,7 +308,7 @@ def users_enable(name: str) -> None:
     typer.echo(f"enabled user {name}")
 
 
-@users_app.command("set-scopes")
+@users_app.command(cls=_Command, name="set-scopes")
 def users_set_scopes(name: str, scopes: str) -> None:
     """Replace the scopes a user may be granted (comma or space separated; "" for none)."""
     _username(name)
@@ -286,7 +317,7 @@ def users_set_scopes(name: str, scopes: str) -> None:
     typer.echo(f"set the scopes of {name} to: {scope_rules.format_scopes(allowed) or 'none'}")
 
 
-@users_app.command("delete")
+@users_app.command(cls=_Command, name="delete")
 def users_delete(name: str) -> None:
     """Delete a user and their items."""
     _username(name)
@@ -294,7 +325,7 @@ def users_delete(name: str) -> None:
     typer.echo(f"deleted user {name}")
 
 
-@items_app.command("add")
+@items_app.command(cls=_Command, name="add")
 def items_add(owner: str, item_id: str) -> None:
     """Give OWNER the item ITEM_ID."""
     _username(owner)
@@ -302,7 +333,7 @@ def items_add(owner: str, item_id: str) -> None:
     typer.echo(f"added item {shown(item_id)} to {owner}")
 
 
-@app.command()
+@app.command(cls=_Command)
 def demo() -> None:
     """Put the tutorial's demo users and their items into an empty store."""
     if _run(seed_demo):

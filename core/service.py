@@ -91,7 +91,20 @@ class Arena:
         _ = self.tokens.key
         await self.passwords.warm()
         try:
-            await (await self.store()).is_empty()
+            if not self._seeded:  # as store() would, but here the outcome is told
+                async with self._seeding:
+                    if not self._seeded and not await seed_demo(self._store):
+                        logger.warning(
+                            "ARENA_DEMO_USERS=1: the store has users: added no demo users"
+                        )
+                    self._seeded = True
+            if await self._store.is_empty():
+                # The tutorial's login fails on an empty store: say at once how to fill it.
+                logger.warning(
+                    "the store has no users, so no login can succeed: start with "
+                    "ARENA_DEMO_USERS=1 for the demo users, or add one with "
+                    "`scopes-arena users add NAME`"
+                )
         except StoreUnavailable as exc:
             logger.warning("store not reachable at start, answering 503 until it is: %s", exc)
 

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
+import os
+import re
+import signal
 import sqlite3
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
-from core import cli, server, usernames
+from conformance.servers import free_port
+from core import cli, registry, server, usernames
 from core.passwords import PasswordService
-from core.stores import SQLiteStore
+from core.service import Arena
+from core.settings import Settings
+from core.stores import MemoryStore, NoSuchDatabase, SQLiteStore, open_store
 from core.users import DEMO_USERS, Item, User
 
 CHEAP = PasswordService("cheap")
@@ -400,10 +410,81 @@ def test_help_shows_no_type_noise_on_flags() -> None:
     assert all("<bool>" not in line for line in flags)
 
 
+@pytest.mark.parametrize(
+    "args",
+    [(), ("serve",), ("users",), ("users", "add"), ("users", "list"), ("items", "add"), ("demo",)],
+)
+def test_no_help_shows_bool_noise(args: tuple[str, ...]) -> None:
+    result = runner.invoke(cli.app, [*args, "--help"])
+    assert result.exit_code == 0
+    assert "--help" in result.output
+    assert "<bool>" not in result.output
+
+
 def test_users_list_empty(db: Path) -> None:
+    ok("demo")
+    ok("users", "delete", "alice")
+    ok("users", "delete", "johndoe")
     out = ok("users", "list")
     assert "username" in out
     assert "$argon2" not in out
+
+
+@pytest.mark.parametrize("missing", ["arena.db", "no-such-dir/arena.db"])
+def test_users_list_creates_no_database(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    path = tmp_path / missing
+    monkeypatch.setenv("ARENA_DATABASE_URL", f"sqlite:///{path}")
+    message = refused("users", "list")
+    assert message == (
+        f"no database at {path} (`scopes-arena users add` or `scopes-arena demo` creates it)"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # no file, no directory
+
+
+def test_users_list_of_the_default_store_creates_no_data_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("ARENA_DATABASE_URL", raising=False)
+    monkeypatch.setenv("ARENA_DATA_DIR", str(tmp_path / "var"))
+    assert refused("users", "list").startswith(f"no database at {tmp_path / 'var' / 'arena.db'}")
+    assert not (tmp_path / "var").exists()
+
+
+WRITES = [
+    ("users", "add", "bob", "--password-stdin"),
+    ("users", "set-password", "johndoe", "--password-stdin"),
+    ("users", "revoke", "johndoe"),
+    ("users", "disable", "johndoe"),
+    ("users", "enable", "johndoe"),
+    ("users", "set-scopes", "johndoe", "me"),
+    ("users", "delete", "johndoe"),
+    ("items", "add", "johndoe", "Baz"),
+    ("demo",),
+]
+
+
+@pytest.mark.parametrize("args", WRITES, ids=" ".join)
+def test_writes_refuse_the_memory_store(
+    monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
+) -> None:
+    monkeypatch.setenv("ARENA_DATABASE_URL", "memory://")
+    monkeypatch.setenv("ARENA_PASSWORD_PROFILE", "cheap")
+    assert refused(*args, input="pw\n") == (
+        "ARENA_DATABASE_URL is memory://: the change would vanish when this command ends "
+        "(use a sqlite:/// store)"
+    )
+
+
+def test_reads_and_serve_accept_the_memory_store(
+    monkeypatch: pytest.MonkeyPatch, fake_uvicorn: FakeUvicorn
+) -> None:
+    monkeypatch.setenv("ARENA_DATABASE_URL", "memory://")
+    monkeypatch.setenv("ARENA_SECRET_KEY", "k" * 32)
+    assert "username" in ok("users", "list")
+    ok("serve", "fastapi")
+    assert len(fake_uvicorn.calls) == 1
 
 
 # users disable / enable / set-scopes / delete
@@ -619,7 +700,7 @@ def test_serve_refuses_an_unusable_data_dir(
     assert fake_uvicorn.calls == []
 
 
-@pytest.mark.parametrize("args", COMMANDS[:-1], ids=" ".join)
+@pytest.mark.parametrize("args", COMMANDS[1:-1], ids=" ".join)
 def test_unreachable_store(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: tuple[str, ...]
 ) -> None:
@@ -628,6 +709,18 @@ def test_unreachable_store(
     monkeypatch.setenv("ARENA_DATABASE_URL", f"sqlite:///{path}")
     message = refused(*args)
     assert message.startswith(f"the store cannot be reached: {path}: ")
+
+
+def test_users_list_of_a_file_that_is_no_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "arena.db"
+    path.write_bytes(b"not a database at all, but long enough to be read as one" * 20)
+    path.chmod(0o600)
+    monkeypatch.setenv("ARENA_DATABASE_URL", f"sqlite:///{path}")
+    assert refused("users", "list") == (
+        f"the store cannot be reached: {path}: file is not a database"
+    )
 
 
 def test_unreachable_store_for_users_add(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -664,7 +757,7 @@ def fake_uvicorn(monkeypatch: pytest.MonkeyPatch) -> FakeUvicorn:
     return fake
 
 
-@pytest.mark.parametrize("impl", ["fastapi", "litestar", "starlette"])
+@pytest.mark.parametrize("impl", registry.BUILTIN)
 def test_serve_defaults(db: Path, tmp_path: Path, fake_uvicorn: FakeUvicorn, impl: str) -> None:
     ok("serve", impl)
     # The key file is made before the workers start, so that they all share it.
@@ -735,3 +828,119 @@ def test_main_runs_the_app(monkeypatch: pytest.MonkeyPatch, db: Path) -> None:
         cli.main()
     assert caught.value.code == 0
     assert [u.username for u in users(db)] == ["alice", "johndoe"]
+
+
+# Arena.start's word on the store (what `scopes-arena serve` logs before the first request)
+
+NO_USERS = (
+    "the store has no users, so no login can succeed: start with ARENA_DEMO_USERS=1 for the "
+    "demo users, or add one with `scopes-arena users add NAME`"
+)
+NOTHING_ADDED = "ARENA_DEMO_USERS=1: the store has users: added no demo users"
+
+
+async def _start(tmp_path: Path, caplog: pytest.LogCaptureFixture, demo: bool) -> list[str]:
+    arena = Arena(
+        Settings(secret_key="k" * 32, data_dir=tmp_path, demo_users=demo, password_profile="cheap")
+    )
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="core.service"):
+        await arena.start()
+    await arena.close()
+    return [r.getMessage() for r in caplog.records if r.name == "core.service"]
+
+
+async def test_start_on_an_empty_store_says_how_to_fill_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert await _start(tmp_path, caplog, demo=False) == [NO_USERS]
+    assert await _start(tmp_path, caplog, demo=True) == []  # the demo users went in: silent
+    assert await _start(tmp_path, caplog, demo=False) == []
+    assert await _start(tmp_path, caplog, demo=True) == [NOTHING_ADDED]
+
+
+async def test_start_with_demo_users_on_a_store_of_other_users(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARENA_DATABASE_URL", f"sqlite:///{tmp_path / 'arena.db'}")
+    monkeypatch.setenv("ARENA_PASSWORD_PROFILE", "cheap")
+    await asyncio.to_thread(add_bob)
+    assert await _start(tmp_path, caplog, demo=True) == [NOTHING_ADDED]
+    assert [u.username for u in await asyncio.to_thread(users, tmp_path / "arena.db")] == ["bob"]
+
+
+# scopes-arena serve, for real: what it says at start, and Ctrl-C
+
+
+def _serve_until_ready(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    # A session of its own: SIGINT goes to the whole group, as a terminal's Ctrl-C does.
+    process = subprocess.Popen(  # noqa: S603 (our own console script)
+        [str(Path(sys.executable).with_name("scopes-arena")), *args, "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 200:
+                return process
+        except httpx.TransportError:
+            time.sleep(0.1)
+    process.kill()
+    raise AssertionError(f"not ready: {process.communicate()}")
+
+
+def _interrupt(process: subprocess.Popen[bytes]) -> tuple[int, str]:
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = process.communicate(timeout=30)
+    return process.returncode, err.decode()
+
+
+def _serve_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARENA_")}
+    return {**env, "ARENA_DATA_DIR": str(tmp_path), "ARENA_PASSWORD_PROFILE": "cheap", **extra}
+
+
+@pytest.mark.live
+@pytest.mark.parametrize("workers", [1, 2])
+def test_serve_says_the_store_is_empty_and_ends_quietly_on_ctrl_c(
+    tmp_path: Path, workers: int
+) -> None:
+    process = _serve_until_ready(
+        ["serve", "starlette", "--workers", str(workers)], _serve_env(tmp_path), free_port()
+    )
+    code, err = _interrupt(process)
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert "KeyboardInterrupt" not in err
+    # Each worker starts its own Arena (the second may not be up yet when the first answers).
+    assert 1 <= err.count(NO_USERS) <= workers
+    assert "Finished server process" in err
+
+
+@pytest.mark.live
+def test_serve_with_demo_users_on_a_used_store(tmp_path: Path) -> None:
+    env = _serve_env(tmp_path, ARENA_DEMO_USERS="1")
+    code, err = _interrupt(_serve_until_ready(["serve", "litestar"], env, free_port()))
+    assert (code, NO_USERS in err, NOTHING_ADDED in err) == (0, False, False), err
+    code, err = _interrupt(_serve_until_ready(["serve", "litestar"], env, free_port()))
+    assert (code, err.count(NOTHING_ADDED)) == (0, 1), err
+
+
+# the store's must-exist opening (what `users list` uses)
+
+
+async def test_a_store_that_must_exist_creates_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "sub dir?#" / "arena.db"
+    store = open_store(f"sqlite:///{path}", create=False)
+    with pytest.raises(NoSuchDatabase, match=re.escape(f"no database at {path}")):
+        await store.list_users()
+    await store.close()
+    assert os.listdir(tmp_path) == []
+    writer = open_store(f"sqlite:///{path}")
+    await writer.add_user(DEMO_USERS[0])
+    await writer.close()
+    reader = open_store(f"sqlite:///{path}", create=False)
+    assert [u.username for u in await reader.list_users()] == ["johndoe"]
+    await reader.close()
+    assert isinstance(open_store("memory://", create=False), MemoryStore)

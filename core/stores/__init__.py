@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from core.stores.base import UserStore
 from core.stores.memory import MemoryStore
-from core.stores.sqlite import SQLiteStore
+from core.stores.sqlite import NoSuchDatabase, SQLiteStore
 from core.users import DuplicateItem
 
 
@@ -15,8 +15,10 @@ class BadDatabaseURL(ValueError):
     pass
 
 
-def open_store(url: str) -> UserStore:
-    """Build the store for `url`; nothing is opened until the first query (H10)."""
+def open_store(url: str, *, create: bool = True) -> UserStore:
+    """Build the store for `url`; nothing is opened until the first query (H10). With
+    `create=False` a SQLite file (or its directory) that does not exist yet is not created: the
+    first query raises NoSuchDatabase (for readers, such as `scopes-arena users list`)."""
     scheme = urlsplit(url).scheme
     if url == "memory://":
         return MemoryStore()
@@ -26,7 +28,7 @@ def open_store(url: str) -> UserStore:
             raise BadDatabaseURL(
                 f"bad SQLite URL {url!r}: use sqlite:///relative/path.db or sqlite:////abs/path.db"
             )
-        return SQLiteStore(Path(url[len(prefix) :]))
+        return SQLiteStore(Path(url[len(prefix) :]), create=create)
     if scheme in {"postgresql", "postgres"}:
         raise BadDatabaseURL(
             "the PostgreSQL store is not implemented yet; use sqlite:/// or memory://"
@@ -40,6 +42,7 @@ __all__ = [
     "BadDatabaseURL",
     "DuplicateItem",
     "MemoryStore",
+    "NoSuchDatabase",
     "SQLiteStore",
     "UserStore",
     "open_store",

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import quote
 
 from core import usernames
 from core.errors import StoreUnavailable
@@ -58,6 +59,10 @@ class SchemaTooNew(sqlite3.DatabaseError):
     """The file was written by a newer version of this code."""
 
 
+class NoSuchDatabase(StoreUnavailable):
+    """A store opened with `create=False` whose file does not exist."""
+
+
 def _user(row: tuple[object, ...]) -> User:
     username, email, full_name, disabled, hashed_password, scopes, valid_after = row
     return User(
@@ -92,11 +97,12 @@ def migrate(conn: sqlite3.Connection) -> int:
     return found
 
 
-def _private(path: Path) -> None:
+def _private(path: Path, *, create: bool = True) -> None:
     """The database holds password hashes: create it 0600 (SQLite gives its -wal and -shm files
     the database's mode), and tighten an existing one readable by others, with one warning."""
-    with contextlib.suppress(FileExistsError):
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    if create:
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         try:
             mode = file.stat().st_mode
@@ -115,17 +121,24 @@ def _private(path: Path) -> None:
 
 
 class SQLiteStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = path
+        #: False: open an existing file only (a reader must not leave an empty database behind).
+        self.create = create
         self._conn: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
 
     def _connection(self) -> sqlite3.Connection:
         # Runs on the worker thread, which owns the connection for its whole life.
         if self._conn is None:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            _private(self.path)
-            conn = sqlite3.connect(self.path, timeout=5.0, isolation_level=None)
+            if self.create:
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            elif not self.path.is_file():
+                raise NoSuchDatabase(f"no database at {self.path}")
+            _private(self.path, create=self.create)
+            # mode=rw: should the file vanish right now, SQLite must not create it either.
+            target = self.path if self.create else f"file:{quote(str(self.path))}?mode=rw"
+            conn = sqlite3.connect(target, timeout=5.0, isolation_level=None, uri=not self.create)
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA foreign_keys=ON")
@@ -145,7 +158,7 @@ class SQLiteStore:
 
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, job)
-        except sqlite3.IntegrityError:
+        except (sqlite3.IntegrityError, NoSuchDatabase):
             raise
         except (OSError, sqlite3.Error) as exc:
             raise StoreUnavailable(f"{self.path}: {exc}") from exc
