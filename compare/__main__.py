@@ -40,22 +40,31 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def shown(path: Path) -> str:
+    """A path as the user would type it: relative to the working directory where it can be."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def refresh(reports: Path, *, run: bool, bench: bool) -> list[str]:
     """Run what is missing or stale (the slow bench only with `bench`); what is left, as lines
     saying how to make it."""
     left = []
     for source in SOURCES:
         state = sources.state(source, reports)
+        where = shown(reports / source.marker)
         if state == "fresh":
             continue
         if not run or (source.slow and not bench):
             flag = " (or make compare BENCH=1)" if source.slow else ""
             left.append(
-                f"{source.name}: reports/{source.marker} is {state}: run {source.make}{flag}, "
+                f"{source.name}: {where} is {state}: run {source.make}{flag}, "
                 f"about {source.minutes} min"
             )
             continue
-        print(f"{source.name}: reports/{source.marker} is {state}: {source.make} ...", flush=True)
+        print(f"{source.name}: {where} is {state}: {source.make} ...", flush=True)
         # A failing run still writes its report (failures are what the page shows).
         done = subprocess.run(source.command(reports), cwd=ROOT, check=False)  # noqa: S603
         if not (reports / source.marker).exists():
