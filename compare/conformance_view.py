@@ -109,8 +109,20 @@ def columns(report: dict[str, Any]) -> list[str]:
     return names
 
 
+def skip_reasons(report: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """(check, target) -> why it was not run, from the report's `skipped` list where it has one
+    (newer reports), else from the skipped cases' messages."""
+    reasons: dict[tuple[str, str], str] = {}
+    for item in report.get("skipped") or []:
+        if isinstance(item, dict) and item.get("reason"):
+            key = (str(item.get("check")), str(item.get("target")))
+            reasons[key] = "; ".join(filter(None, [reasons.get(key), str(item["reason"])]))
+    return reasons
+
+
 def rows(report: dict[str, Any]) -> list[Row]:
     out = []
+    reasons = skip_reasons(report)
     for check in report.get("checks", []):
         results: dict[str, Any] = check.get("results") or {}
         row = Row(check, {})
@@ -122,18 +134,37 @@ def rows(report: dict[str, Any]) -> list[Row]:
                     row.failures.setdefault(name, []).append(
                         (str(case.get("variant") or ""), first_assertion(case))
                     )
-                elif outcome == "skipped" and (
-                    reason := case.get("message") or case.get("skip_reason")
+                elif outcome in ("skipped", "blocked", "not run") and (
+                    reason := case.get("message") or case.get("reason")
                 ):
                     row.skips.setdefault(name, str(reason))
                 variant = (case.get("properties") or {}).get("variant")
                 if variant:
                     row.variants.setdefault(name, Counter())[str(variant)] += 1
+        for name in row.cells:
+            if (str(check.get("id")), name) in reasons:
+                row.skips[name] = reasons[(str(check.get("id")), name)]
         out.append(row)
     return out
 
 
 def grouped(report: dict[str, Any], contract: Contract) -> list[tuple[Group, list[Row]]]:
+    """The report's own `rules` groups where it has them (a check citing several rules is in
+    each), else one group per check from its `rule` text."""
+    listed = report.get("rules")
+    if isinstance(listed, list) and listed and all(isinstance(g, dict) for g in listed):
+        by_id = {str(row.check.get("id")): row for row in rows(report)}
+        out = []
+        for index, entry in enumerate(listed):
+            key = str(entry.get("rule", ""))
+            title = str(entry.get("title") or "")
+            if key in contract.rules and not title:
+                title = contract.rules[key]
+            heading = f"{key}: {title}" if title and title != key else key
+            members = [by_id[str(i)] for i in entry.get("checks", []) if str(i) in by_id]
+            if members:
+                out.append((Group(key, heading, (0, index, key)), members))
+        return out
     groups: dict[str, tuple[Group, list[Row]]] = {}
     for row in rows(report):
         group = group_of(str(row.check.get("rule", "")), contract)

@@ -15,7 +15,8 @@ from compare.conformance_view import Contract
 from compare.sources import ROOT, SOURCES, Reports
 
 NAMES = summary.NAMES
-GLYPH = {"pass": "✓", "fail": "✗", "skip": "–", "": ""}  # noqa: RUF001 (en dash: not run)
+#: The suite's own marks (conformance/report.py): the en dash is "not run", ⊘ "could not run".
+GLYPH = {"pass": "✓", "fail": "✗", "skip": "–", "blocked": "⊘", "": ""}  # noqa: RUF001
 
 CSS = """
 :root { --fg:#111827; --muted:#6b7280; --line:#e5e7eb; --pass:#047857; --fail:#b91c1c; }
@@ -29,7 +30,7 @@ th, td { border-bottom: 1px solid var(--line); padding: .25rem .6rem; text-align
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.cell { text-align: center; min-width: 5rem; }
 .pass { color: var(--pass); } .fail { color: var(--fail); font-weight: 600; }
-.skip, .muted, figcaption { color: var(--muted); }
+.skip, .blocked, .muted, figcaption { color: var(--muted); }
 code, pre { font: 12.5px/1.4 ui-monospace, monospace; }
 pre { background: #f9fafb; border: 1px solid var(--line); padding: .5rem; overflow-x: auto;
       margin: .3rem 0; }
@@ -137,15 +138,18 @@ def conformance_section(report: dict[str, Any] | None, contract: Contract) -> st
         "target only if every case of it does; a failure opens to its first assertion line.</p>"
     )
     totals = conformance_view.totals(report)
-    keys = ("must_passed", "must_failed", "should_passed", "should_failed", "skipped")
+    keys = ["must_passed", "must_failed", "should_passed", "should_failed", "skipped"]
+    if any("blocked" in counts for counts in totals.values()):
+        keys.append("blocked")
     out.append(
         table(
-            ["target", "MUST passed", "MUST failed", "SHOULD passed", "SHOULD failed", "skipped"],
+            ["target", *(k.replace("_", " ").replace("must", "MUST").replace("should", "SHOULD")
+                         for k in keys)],
             [[e(n)] + [str(totals.get(n, {}).get(k, 0)) for k in keys] for n in columns],
-            numeric=range(1, 6),
+            numeric=range(1, len(keys) + 1),
             cls="totals",
         )
-    )
+    )  # fmt: skip
     for name, error in (report.get("startup_errors") or {}).items():
         out.append(f'<p class="note">{e(name)} could not be started: <code>{e(error)}</code></p>')
     for error in report.get("errors") or []:
@@ -166,7 +170,7 @@ def conformance_section(report: dict[str, Any] | None, contract: Contract) -> st
                     cells.append(
                         f'<details class="fail"><summary>{glyph}</summary>{lines}</details>'
                     )
-                elif outcome == "skip" and column in row.skips:
+                elif outcome in ("skip", "blocked") and column in row.skips:
                     cells.append(
                         f'<span class="skip" title="{e(row.skips[column])}">{glyph}</span>'
                     )

@@ -30,12 +30,13 @@ def _row(question: str, source: str, cell: Callable[[str], str | None]) -> Glanc
 
 def conformance_cell(totals: dict[str, int]) -> str:
     failed_must, failed_should = totals.get("must_failed", 0), totals.get("should_failed", 0)
-    skipped = totals.get("skipped", 0)
+    skipped, blocked = totals.get("skipped", 0), totals.get("blocked", 0)
     if failed_must or failed_should:
         text = f"{failed_must} MUST, {failed_should} SHOULD fail"
     else:
         text = "all pass"
-    return text + (f" ({skipped} skipped)" if skipped else "")
+    aside = [f"{skipped} skipped"] * bool(skipped) + [f"{blocked} blocked"] * bool(blocked)
+    return text + (f" ({', '.join(aside)})" if aside else "")
 
 
 def framework_labels(diff: dict[str, Any] | None, prefix: str, word: str = "") -> dict[str, str]:

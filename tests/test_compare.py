@@ -30,18 +30,28 @@ def fixture(name: str) -> dict[str, Any]:
     return data
 
 
-@pytest.fixture
-def reports(tmp_path: Path) -> Path:
+def copy_fixtures(directory: Path) -> Path:
     """A copy of the fixtures as a reports directory (copied now: newer than the code)."""
-    directory = tmp_path / "reports"
     shutil.copytree(FIXTURES, directory, ignore=shutil.ignore_patterns("*.py"))
     return directory
 
 
 @pytest.fixture
-def built(reports: Path) -> str:
-    out = page.build(sources.load(reports), adapters.load(ROOT), reports / "index.html")
-    return out.read_text()
+def reports(tmp_path: Path) -> Path:
+    return copy_fixtures(tmp_path / "reports")
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One page built from the fixtures for the tests that only read it (charts take seconds)."""
+    directory = copy_fixtures(tmp_path_factory.mktemp("compare") / "reports")
+    page.build(sources.load(directory), adapters.load(ROOT), directory / "index.html")
+    return directory
+
+
+@pytest.fixture
+def built(shared: Path) -> str:
+    return (shared / "index.html").read_text()
 
 
 def section(text: str, name: str) -> str:
@@ -140,10 +150,10 @@ def test_what_each_framework_needed_is_the_adapters_own_code(built: str) -> None
     assert "OpenAPI generator" in text  # Starlette's workaround
 
 
-def test_performance_numbers_are_the_fixtures(reports: Path, built: str) -> None:
+def test_performance_numbers_are_the_fixtures(shared: Path, built: str) -> None:
     bench = fixture("bench.json")
     text = section(built, "performance")
-    charts = sorted(p.stem for p in (reports / "charts").glob("*.svg"))
+    charts = sorted(p.stem for p in (shared / "charts").glob("*.svg"))
     assert charts == sorted(re.findall(r'<img src="charts/(\w+)\.svg"', text))
     assert {"reads", "latency", "mixed", "startup"} <= set(charts)
     for name, target in bench["targets"].items():
@@ -161,8 +171,8 @@ def test_performance_numbers_are_the_fixtures(reports: Path, built: str) -> None
     assert text.count("NOT MET") == sum(g["met"] is False for g in goals)
 
 
-def test_charts_are_svg_that_asks_for_nothing(reports: Path, built: str) -> None:
-    for chart in (reports / "charts").glob("*.svg"):
+def test_charts_are_svg_that_asks_for_nothing(shared: Path, built: str) -> None:
+    for chart in (shared / "charts").glob("*.svg"):
         tree = ElementTree.parse(chart)  # noqa: S314 (our own file)
         assert tree.getroot().tag == "{http://www.w3.org/2000/svg}svg"
         assert not re.search(r'(href|src)="(https?:)?//', chart.read_text())
@@ -272,3 +282,29 @@ def test_markers_pair_up_and_name_known_concerns() -> None:
     ):
         with pytest.raises(MarkerError):
             regions(broken)
+
+
+def test_newer_report_keys_rules_skips_and_blocks_are_used(reports: Path) -> None:
+    """What conformance/report.py adds (keys are only ever added): `rules` groups, where a check
+    citing two rules is in both; `skipped` reasons; the `blocked` outcome."""
+    report = fixture("conformance.json")
+    ids = [check["id"] for check in report["checks"]]
+    report["rules"] = [
+        {"rule": "H14", "title": "exact paths", "checks": ids[:2]},
+        {"rule": "POST /token", "title": "", "checks": ids[1:3]},
+    ]
+    blocked = report["checks"][0]["results"]["fastapi"]
+    blocked["outcome"] = "blocked"
+    report["skipped"] = [
+        {"check": ids[0], "target": "fastapi", "reason": "no key to sign with", "cases": 3}
+    ]
+    report["summary"]["fastapi"]["blocked"] = 1
+    (reports / "conformance.json").write_text(json.dumps(report))
+    text = section(page.build(sources.load(reports), {}, reports / "index.html").read_text(),
+                   "conformance")  # fmt: skip
+    groups = re.findall(r'<h3 data-group="([^"]+)">([^<]*)', text)
+    assert groups == [("H14", "H14: exact paths "), ("POST /token", "POST /token ")]
+    assert text.count(f"<td>{ids[1]}</td>") == 2  # in both groups
+    assert '<span class="skip" title="no key to sign with">⊘</span>' in text
+    rows = {r.question: r.cells for r in summary.glance(sources.load(reports), {})}
+    assert rows["conformance checks (9 MUST, 0 SHOULD)"]["fastapi"] == "all pass (1 blocked)"
