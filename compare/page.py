@@ -97,6 +97,7 @@ def header(reports: Reports, generated: datetime) -> str:
         + notes
         + '<nav><a href="#glance">At a glance</a><a href="#conformance">Conformance</a>'
         '<a href="#differ">Where they differ</a><a href="#needed">What each needed</a>'
+        '<a href="#native">Own way</a>'
         '<a href="#performance">Performance</a><a href="#fuzzing">Fuzzing</a>'
         '<a href="#versions">Versions</a></nav>'
     )
@@ -303,6 +304,60 @@ def needed_section(adapters: dict[str, Adapter]) -> str:
     return "".join(out) + "</section>"
 
 
+def native_section(report: dict[str, Any] | None) -> str:
+    out = [
+        '<section id="native"><h2>The framework\'s own way</h2>',
+        "<p>What each framework's built-in security gives a developer who follows its docs "
+        "instead of this project's core: a minimal app per framework in <code>bench/native/"
+        "</code> (FastAPI's <code>OAuth2PasswordBearer</code> + <code>SecurityScopes</code> as "
+        "the tutorial writes them, Litestar's <code>OAuth2PasswordBearerAuth</code>, Starlette's "
+        "<code>AuthenticationMiddleware</code> + <code>requires</code>; core only for the user "
+        "store), run through the same suite. Measured, not asserted.</p>",
+    ]
+    if report is None:
+        return "".join(out) + missing("native") + "</section>"
+    columns = conformance_view.columns(report)
+    totals = conformance_view.totals(report)
+    checks = report.get("checks") or []
+
+    def failed(name: str) -> int:
+        return totals.get(name, {}).get("must_failed", 0) + totals.get(name, {}).get(
+            "should_failed", 0
+        )
+
+    out.append(
+        table(
+            ["app", "MUST passed", "MUST failed", "SHOULD failed", "checks failed"],
+            [
+                [e(n)] + [str(totals.get(n, {}).get(k, 0))
+                          for k in ("must_passed", "must_failed", "should_failed")]
+                + [f"{failed(n)} of {len(checks)}"]
+                for n in columns
+            ],
+            numeric=range(1, 5),
+            cls="native-totals",
+        )
+    )  # fmt: skip
+    for column in columns:
+        failing = [row for row in conformance_view.rows(report) if row.cells.get(column) == "fail"]
+        body = [
+            [
+                e(row.check.get("id")),
+                e(row.check.get("level")),
+                e(row.check.get("title")),
+                f"<code>{e(row.failures.get(column, [('', '')])[0][1])}</code>",
+            ]
+            for row in failing
+        ]
+        out.append(
+            f'<details class="native" data-app="{e(column)}"><summary><b>{e(column)}</b>: '
+            f"{len(failing)} check(s) fail</summary>"
+            + table(["check", "level", "title", "first failure"], body)
+            + "</details>"
+        )
+    return "".join(out) + "</section>"
+
+
 def performance_section(bench: dict[str, Any] | None, charts: list[perf.Chart]) -> str:
     out = ['<section id="performance"><h2>Performance</h2>']
     if bench is None:
@@ -492,6 +547,7 @@ def build(
             conformance_section(reports.conformance, contract),
             differ_section(reports.conformance, reports),
             needed_section(adapters),
+            native_section(reports.native),
             performance_section(reports.bench, charts),
             fuzz_section(reports),
             versions_section(reports),

@@ -12,6 +12,13 @@ from typing import Any, Literal
 
 ROOT = Path(__file__).resolve().parent.parent
 State = Literal["fresh", "stale", "missing"]
+#: The framework's own way (bench/native): name -> factory, run through the suite.
+NATIVE = {
+    "native-fastapi": "bench.native.fastapi_app:create_app",
+    "native-litestar": "bench.native.litestar_app:create_app",
+    "native-starlette": "bench.native.starlette_app:create_app",
+}
+NATIVE_ARGS = tuple(a for name, f in NATIVE.items() for a in ("--app-factory", f"{name}={f}"))
 #: The code every report measures.
 APP_CODE = ("core", "impl_fastapi", "impl_litestar", "impl_starlette")
 
@@ -42,6 +49,13 @@ SOURCES = (
         (*APP_CODE, "conformance/fuzz.py", "conformance/fuzz_replay.py",
          "conformance/fuzz_hooks.py", "conformance/schemathesis.toml", "conformance/openapi.json"),
         "make fuzz", ("-m", "conformance.fuzz", "--reports", "{reports}/fuzz"), 10,
+    ),
+    Source(
+        "native", "native/conformance.json", (*APP_CODE, "bench/native", "conformance"),
+        "make compare (it runs the suite on bench/native)",
+        ("-m", "conformance", "--report-dir", "{reports}/native",
+         *NATIVE_ARGS),
+        3,
     ),
     Source(
         "bench", "bench.json", (*APP_CODE, "bench"), "make bench",
@@ -123,6 +137,8 @@ def parse_replay(text: str) -> Replay:
 class Reports:
     directory: Path
     conformance: dict[str, Any] | None = None
+    #: The suite on the framework's own way (bench/native), reports/native/conformance.json.
+    native: dict[str, Any] | None = None
     bench: dict[str, Any] | None = None
     #: implementation -> reports/fuzz/<impl>/summary.json
     fuzz: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -136,6 +152,7 @@ def load(directory: Path, root: Path = ROOT) -> Reports:
     reports.states = {source.name: state(source, directory, root) for source in SOURCES}
     reports.conformance = read_json(directory / "conformance.json", reports.notes)
     reports.bench = read_json(directory / "bench.json", reports.notes)
+    reports.native = read_json(directory / "native" / "conformance.json", reports.notes)
     fuzz_dir = directory / "fuzz"
     if fuzz_dir.is_dir():
         for summary in sorted(fuzz_dir.glob("*/summary.json")):

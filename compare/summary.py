@@ -89,6 +89,21 @@ def glance(reports: Reports, adapters: dict[str, Adapter]) -> list[GlanceRow]:
             labels = framework_labels(diff, prefix, word)
             if labels:
                 rows.append(_row(question, "conformance", labels.get))
+    native = reports.native
+    if native is not None:
+        totals_native = conformance_view.totals(native)
+        checks = len(native.get("checks") or [])
+
+        def own_way(f: str) -> str | None:
+            counts = totals_native.get(f"native-{f}")
+            if counts is None:
+                return None
+            failed = counts.get("must_failed", 0) + counts.get("should_failed", 0)
+            return f"{failed} of {checks} checks fail"
+
+        rows.append(
+            _row("the framework's own way (bench/native) through the suite", "native", own_way)
+        )
     if adapters:
         rows.append(
             _row(

@@ -22,7 +22,9 @@ from compare.adapters import CONCERNS, MarkerError, regions
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "compare"
 DASH = "\u2013"  # the en dash between a range's ends
-SECTIONS = ("glance", "conformance", "differ", "needed", "performance", "fuzzing", "versions")
+SECTIONS = (
+    "glance", "conformance", "differ", "needed", "native", "performance", "fuzzing", "versions",
+)  # fmt: skip
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -242,12 +244,12 @@ def test_missing_and_stale_reports_are_named_with_their_make_target(
     empty = tmp_path / "empty"
     empty.mkdir()
     left = refresh(empty, run=False, bench=False)
-    assert [line.split(":")[0] for line in left] == ["conformance", "fuzz", "bench"]
-    assert all("is missing: run make " in line for line in left)
-    assert "BENCH=1" in left[2]
+    assert [line.split(":")[0] for line in left] == ["conformance", "fuzz", "native", "bench"]
+    assert all("is missing: run make " in line for line in left), left
+    assert "BENCH=1" in left[3]
     # Older than the code it measures: stale.
     os.utime(reports / "bench.json", (1_000_000, 1_000_000))
-    assert sources.state(sources.SOURCES[2], reports) == "stale"
+    assert sources.state(sources.SOURCES[3], reports) == "stale"
     assert sources.state(sources.SOURCES[0], reports) == "fresh"
     # Without a report, the page still builds and says how to make it.
     text = page.build(sources.load(empty), {}, empty / "index.html").read_text()
@@ -308,3 +310,27 @@ def test_newer_report_keys_rules_skips_and_blocks_are_used(reports: Path) -> Non
     assert '<span class="skip" title="no key to sign with">⊘</span>' in text
     rows = {r.question: r.cells for r in summary.glance(sources.load(reports), {})}
     assert rows["conformance checks (9 MUST, 0 SHOULD)"]["fastapi"] == "all pass (1 blocked)"
+
+
+def test_the_frameworks_own_way_lists_what_each_native_app_fails(built: str) -> None:
+    report = fixture("native/conformance.json")
+    text = section(built, "native")
+    for app, counts in report["summary"].items():
+        failing = [c for c in report["checks"] if c["results"][app]["outcome"] == "fail"]
+        assert failing
+        opened = re.search(rf'<details class="native" data-app="{app}">(.*?)</details>', text)
+        assert opened, app
+        assert f"{len(failing)} check(s) fail" in opened.group(1)
+        for check in failing:
+            case = next(x for x in check["results"][app]["cases"] if x["outcome"] == "failed")
+            line = next(
+                (t[1:].strip() for t in case.get("detail", "").splitlines() if t.startswith("E ")),
+                case.get("message", ""),
+            )
+            assert f"<td>{check['id']}</td>" in opened.group(1)
+            assert html.escape(line) in opened.group(1)
+        assert re.search(rf"<tr><td>{app}</td><td class=\"num\">{counts['must_passed']}</td>", text)
+    rows = {r.question: r.cells for r in summary.glance(sources.load(FIXTURES), {})}
+    own = rows["the framework's own way (bench/native) through the suite"]
+    fails = report["summary"]["native-starlette"]["must_failed"]
+    assert own["starlette"] == f"{fails} of {len(report['checks'])} checks fail"
