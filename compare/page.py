@@ -304,7 +304,7 @@ def needed_section(adapters: dict[str, Adapter]) -> str:
     return "".join(out) + "</section>"
 
 
-def native_section(report: dict[str, Any] | None) -> str:
+def native_section(report: dict[str, Any] | None, contract: Contract) -> str:
     out = [
         '<section id="native"><h2>The framework\'s own way</h2>',
         "<p>What each framework's built-in security gives a developer who follows its docs "
@@ -338,6 +338,17 @@ def native_section(report: dict[str, Any] | None) -> str:
             cls="native-totals",
         )
     )  # fmt: skip
+    by_rule = []
+    for group, rows in conformance_view.grouped(report, contract):
+        cells = []
+        for column in columns:
+            bad = sum(row.cells.get(column) == "fail" for row in rows)
+            cells.append(f'<span class="{"fail" if bad else "pass"}">{bad}</span> of {len(rows)}')
+        by_rule.append([e(group.title), *cells])
+    out.append("<h3>Checks failed, by CONTRACT.md rule</h3>")
+    out.append(
+        table(["rule", *columns], by_rule, numeric=range(1, len(columns) + 1), cls="native-rules")
+    )
     for column in columns:
         failing = [row for row in conformance_view.rows(report) if row.cells.get(column) == "fail"]
         body = [
@@ -547,7 +558,7 @@ def build(
             conformance_section(reports.conformance, contract),
             differ_section(reports.conformance, reports),
             needed_section(adapters),
-            native_section(reports.native),
+            native_section(reports.native, contract),
             performance_section(reports.bench, charts),
             fuzz_section(reports),
             versions_section(reports),

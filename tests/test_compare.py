@@ -330,6 +330,18 @@ def test_the_frameworks_own_way_lists_what_each_native_app_fails(built: str) -> 
             assert f"<td>{check['id']}</td>" in opened.group(1)
             assert html.escape(line) in opened.group(1)
         assert re.search(rf"<tr><td>{app}</td><td class=\"num\">{counts['must_passed']}</td>", text)
+    # By rule: each check in one group (the fixture has no `rules` key), so a column's failures
+    # add up to the app's failed checks.
+    by_rule = re.search(r'<table class="native-rules">(.*?)</table>', text)
+    assert by_rule
+    for index, app in enumerate(report["summary"]):
+        cells = [
+            re.findall(r'<span class="(?:fail|pass)">(\d+)</span> of (\d+)', row)[index]
+            for row in re.findall(r"<tr>(.*?)</tr>", by_rule.group(1))[1:]
+        ]
+        failing = sum(c["results"][app]["outcome"] == "fail" for c in report["checks"])
+        assert sum(int(bad) for bad, _ in cells) == failing
+        assert sum(int(total) for _, total in cells) == len(report["checks"])
     rows = {r.question: r.cells for r in summary.glance(sources.load(FIXTURES), {})}
     own = rows["the framework's own way (bench/native) through the suite"]
     fails = report["summary"]["native-starlette"]["must_failed"]
