@@ -294,6 +294,7 @@ def test_newer_report_keys_rules_skips_and_blocks_are_used(reports: Path) -> Non
     report["rules"] = [
         {"rule": "H14", "title": "exact paths", "checks": ids[:2]},
         {"rule": "POST /token", "title": "", "checks": ids[1:3]},
+        {"rule": "H2", "title": "H2 no input makes a 500", "checks": ids[3:4]},
     ]
     blocked = report["checks"][0]["results"]["fastapi"]
     blocked["outcome"] = "blocked"
@@ -305,7 +306,11 @@ def test_newer_report_keys_rules_skips_and_blocks_are_used(reports: Path) -> Non
     text = section(page.build(sources.load(reports), {}, reports / "index.html").read_text(),
                    "conformance")  # fmt: skip
     groups = re.findall(r'<h3 data-group="([^"]+)">([^<]*)', text)
-    assert groups == [("H14", "H14: exact paths "), ("POST /token", "POST /token ")]
+    assert groups == [
+        ("H14", "H14: exact paths "),
+        ("POST /token", "POST /token "),
+        ("H2", "H2 no input makes a 500 "),
+    ]
     assert text.count(f"<td>{ids[1]}</td>") == 2  # in both groups
     assert '<span class="skip" title="no key to sign with">⊘</span>' in text
     rows = {r.question: r.cells for r in summary.glance(sources.load(reports), {})}
