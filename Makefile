@@ -8,7 +8,7 @@ IMPL ?= fastapi
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock test lint format conformance fuzz bench bench-smoke serve browser-deps wrk-deps clean
+.PHONY: help install lock test lint format conformance fuzz bench bench-smoke compare readme-table serve browser-deps wrk-deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -53,6 +53,12 @@ bench: install wrk-deps ## Every implementation vs bare framework, wiring ceilin
 
 bench-smoke: install wrk-deps ## The benchmark in ~40 s (1 s runs, five targets): does it run, is every answer right
 	$(BIN)/python -m bench --smoke $(BENCH_ARGS)
+
+compare: install ## reports/index.html: reruns stale conformance/fuzz reports (bench only with BENCH=1), prints its path
+	$(BIN)/python -m compare $(if $(BENCH),--bench) $(COMPARE_ARGS)
+
+readme-table: install ## Rewrite README.md's comparison table from the reports (between its compare markers)
+	$(BIN)/python -m compare --readme README.md
 
 serve: install ## Serve IMPL=fastapi|litestar|starlette [PORT=8000] with the demo users (ARENA_DEMO_USERS=0: without)
 	ARENA_DEMO_USERS=$${ARENA_DEMO_USERS-1} $(BIN)/scopes-arena serve $(IMPL) --port $(PORT)

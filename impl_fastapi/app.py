@@ -26,6 +26,8 @@ from core.settings import Settings
 from core.users import User
 
 
+# compare: credentials
+# compare: workaround: OAuth2PasswordBearer judges the header and answers 401 itself: overridden
 class BearerCredentials(OAuth2PasswordBearer):
     """OAuth2PasswordBearer as the docs show it; what counts as a bearer token is the core's
     call, so it hands over the raw credentials instead of a token."""
@@ -40,6 +42,7 @@ oauth2_scheme = BearerCredentials(
     scheme_name="OAuth2PasswordBearer",
     auto_error=False,
 )
+# compare: end
 
 
 def arena_of(request: Request) -> Arena:
@@ -58,6 +61,7 @@ ArenaDep = Annotated[Arena, Depends(get_arena)]
 # The security dependencies reach the arena through the request, not through another
 # Depends: each sub-dependency is solved per request, and FastAPI's dependency solving is most
 # of what a protected route costs here; the chain is the tutorial's own three.
+# compare: scopes credentials
 async def get_current_user(
     security_scopes: SecurityScopes,
     credentials: Annotated[Credentials, Depends(oauth2_scheme)],
@@ -73,17 +77,28 @@ async def get_current_active_user(
     return arena_of(request).require_active(current_user)
 
 
+# compare: end
+
+
+# compare: form
+# compare: workaround: not OAuth2PasswordRequestForm: the core reads the raw body
 async def token_form(request: Request) -> TokenRequest:
     """The /token form, read by the core from the raw body (one reading of a body in every
     implementation) instead of OAuth2PasswordRequestForm: FastAPI would parse it first."""
     return read_token_form(request.headers.getlist("content-type"), await request.body())
 
 
+# compare: end
+
+
+# compare: openapi
+# compare: workaround: the form FastAPI no longer parses is documented by hand
 #: What OAuth2PasswordRequestForm documented: FastAPI documents no body it does not parse.
 TOKEN_OPENAPI = {
     "requestBody": openapi.token_request_body(),
     "responses": {"422": openapi.validation_error_answer()},
 }
+# compare: end
 
 
 async def login_for_access_token(
@@ -98,11 +113,15 @@ async def read_users_me(
     return current_user.public()
 
 
+# compare: scopes
 async def read_own_items(
     current_user: Annotated[User, Security(get_current_active_user, scopes=[scopes.ITEMS])],
     request: Request,
 ) -> list[dict[str, str]]:
     return await arena_of(request).items(current_user)
+
+
+# compare: end
 
 
 async def read_system_status(
@@ -122,6 +141,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="scopes-arena (FastAPI)", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.arena = arena
+    # compare: openapi
     app.post(
         "/token",
         response_model=models.Token,
@@ -137,6 +157,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.get("/status/", response_model=models.Status, responses=models.auth_responses())(
         read_system_status
     )
+    # compare: end
+    # compare: docs
+    # compare: workaround: FastAPI's own /docs loads Swagger UI from a CDN: replaced
     app.mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
@@ -149,6 +172,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             swagger_favicon_url=f"{ASSETS_PATH}/favicon-32x32.png",
         )
 
+    # compare: end
+
+    # compare: errors
+    # compare: workaround: FastAPI's validation and HTTP exceptions mapped to the core's errors
     def render(exc: Exception) -> JSONResponse:
         response = arena.render(exc)
         return JSONResponse(response.body, response.status, headers=dict(response.headers))
@@ -173,6 +200,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Inside ServerErrorMiddleware: a fault is answered (and logged once) by core.asgi.Guard, so
     # Starlette's middleware never re-raises it to the server to be logged a second time.
     app.add_middleware(Guard, render=arena.render)
+    # compare: end
     return app
 
 

@@ -37,6 +37,8 @@ ANSWERS = {
 MODELS = (models.Token, models.User, models.Item, models.Status, models.ErrorDetail)
 
 
+# compare: openapi
+# compare: workaround: ResponseSpec carries no headers: contract_document adds them
 def answers(path: str) -> dict[int, ResponseSpec]:
     return {
         int(status): ResponseSpec(
@@ -47,6 +49,10 @@ def answers(path: str) -> dict[int, ResponseSpec]:
     }
 
 
+# compare: end
+
+
+# compare: scopes
 def protected(path: str, *chain: list[str], active: bool) -> dict[str, Any]:
     """A protected route's options: its scope chain, read by `provide_user` and documented."""
     required = scopes.chain(*chain)
@@ -58,6 +64,11 @@ def protected(path: str, *chain: list[str], active: bool) -> dict[str, Any]:
     }
 
 
+# compare: end
+
+
+# compare: credentials scopes
+# compare: workaround: not OAuth2PasswordBearerAuth: it decodes the JWT itself, not the core
 async def provide_user(request: Request[Any, Any, Any], arena: NamedDependency[Arena]) -> User:
     opt = request.route_handler.opt
     credentials = Credentials.of(request.headers.getall("Authorization", []), request.query_params)
@@ -65,6 +76,11 @@ async def provide_user(request: Request[Any, Any, Any], arena: NamedDependency[A
     return arena.require_active(user) if opt["active"] else user
 
 
+# compare: end
+
+
+# compare: form
+# compare: workaround: not request.form(): the core reads the raw body
 @post(TOKEN, status_code=200, responses=answers(TOKEN))
 async def login_for_access_token(
     request: Request[Any, Any, Any], arena: NamedDependency[Arena]
@@ -76,12 +92,16 @@ async def login_for_access_token(
     return Response(models.Token(**body), headers=TOKEN_HEADERS)
 
 
+# compare: end
+
+
 # The annotations document the answers (Litestar builds the OpenAPI schema from them and does
 # not validate what a handler returns); the values are the core's JSON-ready dicts, sent as
 # they are: building pydantic models from them here cost ~20 us a request for nothing.
 STATUS_OK = {"status": "ok"}
 
 
+# compare: scopes
 @get(**protected(ME, [scopes.ME], active=True))
 async def read_users_me(current_user: NamedDependency[User]) -> models.User:
     return cast(models.User, current_user.public())
@@ -99,11 +119,22 @@ async def read_system_status(current_user: NamedDependency[User]) -> models.Stat
     return cast(models.Status, STATUS_OK)
 
 
+# compare: end
+
+
+# compare: docs
+# compare: workaround: Litestar's Swagger UI plugin loads from a CDN: the core's page instead
 @get("/docs", media_type=MediaType.HTML, include_in_schema=False, sync_to_thread=False)
 def docs() -> str:
     return swagger_ui_page()
 
 
+# compare: end
+
+
+# compare: openapi
+# compare: workaround: the generated document strips trailing slashes, response headers, the form
+# compare: workaround: Litestar's /openapi.json router answers unknown paths with HTML
 def contract_document(generated: dict[str, Any]) -> dict[str, Any]:
     """Litestar's document, completed where Litestar cannot say what the contract says: path
     keys keep their trailing slash (Litestar strips it from routes); error answers carry their
@@ -155,9 +186,14 @@ class ContractJson(JsonRenderPlugin):
         return self.render_json(request, contract_document(openapi_schema))
 
 
+# compare: end
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     arena = Arena(settings)
 
+    # compare: errors
+    # compare: workaround: Litestar's HTTPException mapped to the core's errors
     def render(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
         if isinstance(exc, HTTPException):  # Litestar's own: routing, body parsing, faults
             error = errors.for_http_status(exc.status_code, Headers(exc.headers or {}))
@@ -166,25 +202,34 @@ def create_app(settings: Settings | None = None) -> Litestar:
         answer = arena.render(exc)
         return Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
 
+    # compare: end
+
     def provide_arena() -> Arena:
         return arena
 
+    # compare: openapi
     password = OAuthFlow(token_url=openapi.FLOW_URL, scopes=dict(scopes.SCOPES))
     scheme = SecurityScheme(type="oauth2", flows=OAuthFlows(password=password))
+    # compare: end
     app = Litestar(
         route_handlers=[
             login_for_access_token,
             read_users_me,
             read_own_items,
             read_system_status,
+            # compare: docs
             docs,
             create_static_files_router(ASSETS_PATH, [ASSETS_DIR], name="docs-assets"),
+            # compare: end
         ],
         dependencies={
             "arena": Provide(provide_arena, use_cache=True, sync_to_thread=False),
             "current_user": Provide(provide_user),
         },
+        # compare: errors
         exception_handlers={Exception: render},
+        # compare: end
+        # compare: openapi
         openapi_config=OpenAPIConfig(
             title="scopes-arena (Litestar)",
             version="1.0.0",
@@ -199,16 +244,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ),
             components=Components(security_schemes={openapi.SCHEME: scheme}),
         ),
+        # compare: end
         on_startup=[arena.start],
         on_shutdown=[arena.close],
         # An app must not reconfigure the process's logging when it is built or started.
         logging_config=None,
     )
+    # compare: errors
     # Around the router, as Litestar puts its own CORS middleware: `middleware=` runs only once
     # a route matched, and 413 and the path rules (Litestar's router strips trailing slashes
     # and collapses repeated ones) must come before any routing, as in the other adapters.
     # Litestar types ASGI scopes and messages as TypedDicts, core.asgi as plain mappings.
     app.asgi_handler = Guard(app.asgi_handler, arena.render)  # type: ignore[arg-type,assignment]
+    # compare: end
     return app
 
 

@@ -26,9 +26,11 @@ from core.settings import Settings
 from core.users import User
 
 TITLE = "scopes-arena (Starlette)"
+# compare: scopes
 #: Required scopes in the order FastAPI's SecurityScopes chains them (the route's own first).
 ME = scopes.chain([scopes.ME])
 ITEMS = scopes.chain([scopes.ITEMS], ME)
+# compare: end
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 UserEndpoint = Callable[[Request, User], Awaitable[Response]]
@@ -39,6 +41,8 @@ def arena_of(request: Request) -> Arena:
     return arena
 
 
+# compare: scopes credentials
+# compare: workaround: not starlette.authentication.requires: a bare 403, no route scopes
 def requires_scopes(*required: str, active: bool = False) -> Callable[[UserEndpoint], Endpoint]:
     """Guard an endpoint that takes the caller. Not starlette.authentication.requires: that one
     answers a bare 403, where the contract wants 401 with the route's Bearer challenge, and its
@@ -59,12 +63,20 @@ def requires_scopes(*required: str, active: bool = False) -> Callable[[UserEndpo
     return decorate
 
 
+# compare: end
+
+
+# compare: form
+# compare: workaround: not request.form(): the core reads the raw body
 async def login_for_access_token(request: Request) -> Response:
     # The body is read by the core (one reading of a body in every implementation), not by
     # request.form(); core.asgi.Guard has already buffered it.
     form = read_token_form(request.headers.getlist("content-type"), await request.body())
     body = await arena_of(request).login(form)
     return JSONResponse(body, headers=TOKEN_HEADERS)
+
+
+# compare: end
 
 
 async def read_users_me(request: Request, user: User) -> Response:
@@ -79,6 +91,8 @@ async def read_system_status(request: Request, user: User) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+# compare: scopes openapi
+# compare: workaround: Starlette has no OpenAPI generator: core.openapi documents the route table
 def protected(
     operation: openapi.Operation, endpoint: UserEndpoint, *, active: bool
 ) -> tuple[openapi.Operation, Endpoint]:
@@ -118,18 +132,27 @@ API: tuple[tuple[openapi.Operation, Endpoint], ...] = (
         read_system_status, active=False,
     ),
 )  # fmt: skip
+# compare: end
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     arena = Arena(settings)
+    # compare: openapi
     document = openapi.document((operation for operation, _ in API), title=TITLE)
 
     async def openapi_json(_: Request) -> Response:
         return JSONResponse(document)
 
+    # compare: end
+
+    # compare: docs
     async def docs(_: Request) -> Response:
         return HTMLResponse(swagger_ui_page(title=TITLE))
 
+    # compare: end
+
+    # compare: errors
+    # compare: workaround: Starlette's HTTPException mapped to the core's errors
     def render(exc: Exception) -> Response:
         response = arena.render(exc)
         return JSONResponse(response.body, response.status, headers=dict(response.headers))
@@ -143,6 +166,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         error.__cause__ = exc  # a 500's log shows what the framework raised
         return render(error)
 
+    # compare: end
+
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await arena.start()
@@ -154,11 +179,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     ]
     routes += [
         Route("/openapi.json", openapi_json, include_in_schema=False),
+        # compare: docs
         Route("/docs", docs, include_in_schema=False),
         Mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIR), name="docs-assets"),
+        # compare: end
     ]
     app = Starlette(
         routes=routes,
+        # compare: errors
         # Outside Starlette's ExceptionMiddleware, so that 413 and the path rules come before
         # routing (as in the other adapters); inside ServerErrorMiddleware, so that a fault is
         # answered (and logged once) by Guard, never re-raised to the server to log again.
@@ -168,6 +196,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             HTTPException: on_http,
             Exception: on_error,
         },
+        # compare: end
         lifespan=lifespan,
     )
     app.state.arena = arena

@@ -1,0 +1,353 @@
+"""`make compare`: the page built from the small reports in tests/fixtures/compare has every
+section, and its numbers are the fixtures' (computed here from the fixture JSON, not copied)."""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import shutil
+import statistics
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import pytest
+
+from compare import adapters, page, readme, sources, summary
+from compare.__main__ import main, refresh
+from compare.adapters import CONCERNS, MarkerError, regions
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = Path(__file__).parent / "fixtures" / "compare"
+DASH = "\u2013"  # the en dash between a range's ends
+SECTIONS = (
+    "glance", "conformance", "differ", "needed", "native", "performance", "fuzzing", "versions",
+)  # fmt: skip
+
+
+def fixture(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / name).read_text())
+    return data
+
+
+def copy_fixtures(directory: Path) -> Path:
+    """A copy of the fixtures as a reports directory (copied now: newer than the code)."""
+    shutil.copytree(FIXTURES, directory, ignore=shutil.ignore_patterns("*.py"))
+    return directory
+
+
+@pytest.fixture
+def reports(tmp_path: Path) -> Path:
+    return copy_fixtures(tmp_path / "reports")
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One page built from the fixtures for the tests that only read it (charts take seconds)."""
+    directory = copy_fixtures(tmp_path_factory.mktemp("compare") / "reports")
+    page.build(sources.load(directory), adapters.load(ROOT), directory / "index.html")
+    return directory
+
+
+@pytest.fixture
+def built(shared: Path) -> str:
+    return (shared / "index.html").read_text()
+
+
+def section(text: str, name: str) -> str:
+    match = re.search(rf'<section id="{name}">(.*?)</section>', text, re.DOTALL)
+    assert match, f"no section {name}"
+    return match.group(1)
+
+
+def test_every_section_is_there_in_order(built: str) -> None:
+    positions = [built.index(f'<section id="{name}">') for name in SECTIONS]
+    assert positions == sorted(positions)
+    assert "No <code>reports/" not in built  # every report was found
+
+
+def test_conformance_matrix_has_every_check_grouped_by_rule(built: str) -> None:
+    report = fixture("conformance.json")
+    text = section(built, "conformance")
+    for check in report["checks"]:
+        assert f"<td>{check['id']}</td>" in text
+    # Every H id a check's rule starts with is a group, titled from CONTRACT.md.
+    cited = {m.group(1) for c in report["checks"] if (m := re.match(r"CONTRACT (H\d+)", c["rule"]))}
+    assert cited
+    for rule in cited:
+        assert f'data-group="{rule}"' in text
+    assert 'data-group="H14">H14: Paths are exact' in text
+    # The tutorial's own sections, by their CONTRACT.md heading.
+    assert 'data-group="Authentication">Authentication on protected routes' in text
+    # Group sizes add up to the checks.
+    sizes = [int(n) for n in re.findall(r'<span class="muted">\((\d+)\)</span></h3>', text)]
+    assert sum(sizes) == len(report["checks"])
+    for target, counts in report["summary"].items():
+        row = re.search(rf"<tr><td>{target}</td>(.*?)</tr>", text)
+        assert row
+        cells = re.findall(r'<td class="num">(\d+)</td>', row.group(1))
+        assert cells == [str(counts[k]) for k in (
+            "must_passed", "must_failed", "should_passed", "should_failed", "skipped")]  # fmt: skip
+
+
+def test_a_failure_opens_to_its_first_assertion_line(built: str) -> None:
+    report = fixture("conformance.json")
+    failure = report["failures"][0]
+    first = next(line for line in failure["detail"].splitlines() if line.startswith("E "))
+    text = section(built, "conformance")
+    details = re.findall(r'<details class="fail"><summary>✗</summary>(.*?)</details>', text)
+    assert len(details) == len(report["failures"])
+    assert html.escape(first[1:].strip()) in details[0]
+    assert f"[{failure['variant']}]" in details[0]
+    skipped = next(
+        case["message"]
+        for check in report["checks"]
+        for result in check["results"].values()
+        for case in result["cases"]
+        if case["outcome"] == "skipped"
+    )
+    assert f'title="{html.escape(skipped)}"' in text
+
+
+def test_differences_show_variants_findings_and_curl_lines(built: str) -> None:
+    report = fixture("conformance.json")
+    text = section(built, "differ")
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for check in report["checks"]:
+        for target, result in check["results"].items():
+            for case in result["cases"]:
+                if variant := case.get("properties", {}).get("variant"):
+                    bucket = counts.setdefault((check["id"], target), {})
+                    bucket[variant] = bucket.get(variant, 0) + 1
+    assert counts
+    for (_, _), variants in counts.items():
+        for variant, n in variants.items():
+            assert f"{variant} x{n}" in text
+    diff = report["differential"]
+    for item in diff["findings"] + diff["framework_differences"]:
+        assert html.escape(item["request"]) in text
+    assert f"<b>{len(diff['findings'])} finding(s)</b>" in text
+    replay = sources.parse_replay((FIXTURES / "fuzz" / "differential.md").read_text())
+    assert f"<b>{replay.differences} differ</b>" in text
+    assert html.escape(replay.groups[0].curl) in text
+
+
+def test_what_each_framework_needed_is_the_adapters_own_code(built: str) -> None:
+    text = section(built, "needed")
+    found = adapters.load(ROOT)
+    assert set(found) == {"fastapi", "litestar", "starlette"}
+    for concern in CONCERNS:
+        assert f'id="concern-{concern}"' in text
+        for adapter in found.values():
+            assert adapter.of(concern), f"{adapter.framework} marks no {concern}"
+            for region in adapter.of(concern):
+                assert html.escape(region.code) in text
+            for note in adapter.workarounds(concern):
+                assert f"<li>{html.escape(note)}</li>" in text
+    # The code is the module's: FastAPI's Security(...) scope declaration, Starlette's helper.
+    assert "Security(get_current_active_user, scopes=[scopes.ITEMS])" in html.unescape(text)
+    assert "def requires_scopes(" in text
+    assert "OpenAPI generator" in text  # Starlette's workaround
+
+
+def test_performance_numbers_are_the_fixtures(shared: Path, built: str) -> None:
+    bench = fixture("bench.json")
+    text = section(built, "performance")
+    charts = sorted(p.stem for p in (shared / "charts").glob("*.svg"))
+    assert charts == sorted(re.findall(r'<img src="charts/(\w+)\.svg"', text))
+    assert {"reads", "latency", "mixed", "startup"} <= set(charts)
+    for name, target in bench["targets"].items():
+        items = target["scenarios"]["items"]
+        rps = items["requests_per_s"]
+        row = re.search(rf"<tr><td>{re.escape(name)}</td>(.*?)</tr>", text)
+        assert row, name
+        shown = f"{rps['median']:,.0f} <span class=muted>({rps['min']:,.0f}{DASH}{rps['max']:,.0f})"
+        assert shown in row.group(1)
+        p99 = statistics.median(run["latency_ms"]["p99"] for run in items["runs"])
+        assert f">{p99:,.2f}<" in row.group(1)
+    meta = bench["meta"]
+    assert html.escape(meta["machine"]["cpu_model"]) in text
+    goals = bench["goals"]
+    assert text.count("NOT MET") == sum(g["met"] is False for g in goals)
+
+
+def test_charts_are_svg_that_asks_for_nothing(shared: Path, built: str) -> None:
+    for chart in (shared / "charts").glob("*.svg"):
+        tree = ElementTree.parse(chart)  # noqa: S314 (our own file)
+        assert tree.getroot().tag == "{http://www.w3.org/2000/svg}svg"
+        assert not re.search(r'(href|src)="(https?:)?//', chart.read_text())
+    # The page itself: every src and href stays in its folder (or is a fragment).
+    for link in re.findall(r'(?:src|href)="([^"]*)"', built):
+        assert link.startswith(("#", "charts/")), link
+    assert "<script" not in built
+
+
+def test_fuzzing_per_implementation_and_document(built: str) -> None:
+    text = section(built, "fuzzing")
+    for impl in ("fastapi", "litestar", "starlette"):
+        for run in json.loads((FIXTURES / "fuzz" / impl / "summary.json").read_text())["runs"]:
+            row = re.search(rf"<tr><td>{impl}</td><td>{run['document']}</td>(.*?)</tr>", text)
+            assert row
+            cells = re.findall(r'<td class="num">([\d,]+)</td>', row.group(1))
+            assert cells == [f"{run['cases']:,}", *(f"{n:,}" for n in run["per_phase"].values())]
+            failures = sum(f["count"] for f in run["failures"])
+            assert f'">{failures}</span>' in row.group(1)
+
+
+def test_versions_of_every_run(built: str) -> None:
+    text = section(built, "versions")
+    for name, version in fixture("conformance.json")["versions"].items():
+        assert re.search(rf"<td>{name}</td><td>{re.escape(version)}</td>", text)
+    assert "<td>wrk 4.1.0 [epoll]</td>" in text
+
+
+def test_glance_rows_come_from_the_reports(reports: Path) -> None:
+    rows = {r.question: r.cells for r in summary.glance(sources.load(reports), adapters.load(ROOT))}
+    conformance = fixture("conformance.json")
+    assert rows["conformance checks (9 MUST, 0 SHOULD)"]["litestar"] == "1 MUST, 0 SHOULD fail"
+    assert rows["conformance checks (9 MUST, 0 SHOULD)"]["starlette"] == "all pass (1 skipped)"
+    assert len(conformance["checks"]) == 9
+    bench = fixture("bench.json")["targets"]
+    share = (
+        bench["starlette"]["scenarios"]["items"]["requests_per_s"]["median"]
+        / bench["bare-starlette"]["scenarios"]["items"]["requests_per_s"]["median"]
+    )
+    assert rows["GET /users/me/items/ req/s (median)"]["starlette"] == f"9,900 ({share:.2f}x bare)"
+    assert rows["`/users/me` without the slash"]["litestar"] == "answers without redirecting"
+    assert rows["OPTIONS"]["litestar"] == "Allow lists OPTIONS, OPTIONS 204"
+
+
+def test_readme_block_is_rewritten_between_the_markers(reports: Path, tmp_path: Path) -> None:
+    target = tmp_path / "README.md"
+    target.write_text(f"# x\n\nbefore\n\n{readme.BEGIN}\nold table\n{readme.END}\n\nafter\n")
+    found = adapters.load(ROOT)
+    assert readme.rewrite(target, sources.load(reports), found)
+    text = target.read_text()
+    assert "old table" not in text
+    assert text.startswith("# x\n\nbefore\n\n")
+    assert text.endswith(f"{readme.END}\n\nafter\n")
+    assert "| | FastAPI | Litestar | Starlette |" in text
+    assert "| GET /users/me/items/ req/s (median) | 5,300 (0.57x bare) |" in text
+    assert not readme.rewrite(target, sources.load(reports), found)  # idempotent
+    target.write_text("no markers\n")
+    with pytest.raises(readme.MarkersMissing):
+        readme.rewrite(target, sources.load(reports), found)
+    body = (ROOT / "README.md").read_text()
+    assert body.index(readme.BEGIN) < body.index(readme.END)
+
+
+def test_missing_and_stale_reports_are_named_with_their_make_target(
+    reports: Path, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    left = refresh(empty, run=False, bench=False)
+    assert [line.split(":")[0] for line in left] == ["conformance", "fuzz", "native", "bench"]
+    assert all("is missing: run make " in line for line in left), left
+    assert "BENCH=1" in left[3]
+    # Older than the code it measures: stale.
+    os.utime(reports / "bench.json", (1_000_000, 1_000_000))
+    assert sources.state(sources.SOURCES[3], reports) == "stale"
+    assert sources.state(sources.SOURCES[0], reports) == "fresh"
+    # Without a report, the page still builds and says how to make it.
+    text = page.build(sources.load(empty), {}, empty / "index.html").read_text()
+    assert "<code>make bench</code> makes it" in text
+    assert "<code>make conformance</code> makes it" in text
+
+
+def test_main_builds_the_page_and_prints_its_path(
+    reports: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["--reports", str(reports), "--no-run"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out == str((reports / "index.html").resolve())
+
+
+def test_markers_pair_up_and_name_known_concerns() -> None:
+    source = (
+        "a = 1\n# compare: form\n# compare: workaround: why\nx = 2\n\n# a comment\ny = 3\n"
+        "# compare: end\n"
+    )
+    (region,) = regions(source)
+    assert region.concerns == ("form",)
+    assert region.workarounds == ["why"]
+    assert region.code_lines == 2
+    assert region.start == 3
+    for broken in (
+        "# compare: nonsense\n# compare: end\n",
+        "# compare: form\nx = 1\n",
+        "# compare: end\n",
+        "# compare: workaround: stray\n",
+        "# compare: form\n# compare: docs\n# compare: end\n",
+    ):
+        with pytest.raises(MarkerError):
+            regions(broken)
+
+
+def test_newer_report_keys_rules_skips_and_blocks_are_used(reports: Path) -> None:
+    """What conformance/report.py adds (keys are only ever added): `rules` groups, where a check
+    citing two rules is in both; `skipped` reasons; the `blocked` outcome."""
+    report = fixture("conformance.json")
+    ids = [check["id"] for check in report["checks"]]
+    report["rules"] = [
+        {"rule": "H14", "title": "exact paths", "checks": ids[:2]},
+        {"rule": "POST /token", "title": "", "checks": ids[1:3]},
+        {"rule": "H2", "title": "H2 no input makes a 500", "checks": ids[3:4]},
+    ]
+    blocked = report["checks"][0]["results"]["fastapi"]
+    blocked["outcome"] = "blocked"
+    report["skipped"] = [
+        {"check": ids[0], "target": "fastapi", "reason": "no key to sign with", "cases": 3}
+    ]
+    report["summary"]["fastapi"]["blocked"] = 1
+    (reports / "conformance.json").write_text(json.dumps(report))
+    text = section(page.build(sources.load(reports), {}, reports / "index.html").read_text(),
+                   "conformance")  # fmt: skip
+    groups = re.findall(r'<h3 data-group="([^"]+)">([^<]*)', text)
+    assert groups == [
+        ("H14", "H14: exact paths "),
+        ("POST /token", "POST /token "),
+        ("H2", "H2 no input makes a 500 "),
+    ]
+    assert text.count(f"<td>{ids[1]}</td>") == 2  # in both groups
+    assert '<span class="skip" title="no key to sign with">⊘</span>' in text
+    rows = {r.question: r.cells for r in summary.glance(sources.load(reports), {})}
+    assert rows["conformance checks (9 MUST, 0 SHOULD)"]["fastapi"] == "all pass (1 blocked)"
+
+
+def test_the_frameworks_own_way_lists_what_each_native_app_fails(built: str) -> None:
+    report = fixture("native/conformance.json")
+    text = section(built, "native")
+    for app, counts in report["summary"].items():
+        failing = [c for c in report["checks"] if c["results"][app]["outcome"] == "fail"]
+        assert failing
+        opened = re.search(rf'<details class="native" data-app="{app}">(.*?)</details>', text)
+        assert opened, app
+        assert f"{len(failing)} check(s) fail" in opened.group(1)
+        for check in failing:
+            case = next(x for x in check["results"][app]["cases"] if x["outcome"] == "failed")
+            line = next(
+                (t[1:].strip() for t in case.get("detail", "").splitlines() if t.startswith("E ")),
+                case.get("message", ""),
+            )
+            assert f"<td>{check['id']}</td>" in opened.group(1)
+            assert html.escape(line) in opened.group(1)
+        assert re.search(rf"<tr><td>{app}</td><td class=\"num\">{counts['must_passed']}</td>", text)
+    # By rule: each check in one group (the fixture has no `rules` key), so a column's failures
+    # add up to the app's failed checks.
+    by_rule = re.search(r'<table class="native-rules">(.*?)</table>', text)
+    assert by_rule
+    for index, app in enumerate(report["summary"]):
+        cells = [
+            re.findall(r'<span class="(?:fail|pass)">(\d+)</span> of (\d+)', row)[index]
+            for row in re.findall(r"<tr>(.*?)</tr>", by_rule.group(1))[1:]
+        ]
+        failing = sum(c["results"][app]["outcome"] == "fail" for c in report["checks"])
+        assert sum(int(bad) for bad, _ in cells) == failing
+        assert sum(int(total) for _, total in cells) == len(report["checks"])
+    rows = {r.question: r.cells for r in summary.glance(sources.load(FIXTURES), {})}
+    own = rows["the framework's own way (bench/native) through the suite"]
+    fails = report["summary"]["native-starlette"]["must_failed"]
+    assert own["starlette"] == f"{fails} of {len(report['checks'])} checks fail"
