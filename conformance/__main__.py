@@ -170,7 +170,7 @@ class RunProgress:
                 by_check.setdefault(item.check.id, []).append(item)
             cells = Counter(cell_of(cases) for cases in by_check.values())
             self.console.print(
-                f"{case.target}: {len(by_check)} checks [{len(done)} cases] done: "
+                escape(f"{case.target}: {len(by_check)} checks [{len(done)} cases] done: ")
                 + "  ".join(f"{GLYPHS[c]} {cells[c]}" for c in CELL_ORDER)
             )
         self.progress.refresh()
@@ -279,7 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     # Bound to the real stdout now: pytest's own output is redirected while the suite runs.
-    console = Console(file=sys.stdout, highlight=False)
+    # No emoji codes: "module:factory:" in a message must not become a picture.
+    console = Console(file=sys.stdout, highlight=False, emoji=False)
     # Should an in-process app turn logging on, the report stays the output here, not one INFO
     # line per request of the differential run.
     logging.getLogger("httpx").setLevel(logging.WARNING)

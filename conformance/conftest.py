@@ -92,12 +92,15 @@ def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str]
     write `assert got == expected`), not pytest's shortened "{'acces...e': 'bearer'}"."""
     if op == "==":
         return [f"expected {right!r:.1000}, got {left!r:.1000}"]
+    if op == "not in":
+        return [f"expected no {left!r:.200} in it, got {right!r:.1000}"]
+    if op == "in":
+        return [f"expected {left!r:.200} in it, got {right!r:.1000}"]
     if op == "!=":
         return [f"expected anything but {right!r:.1000}, got it"]
     if op == "<=" and isinstance(left, set | frozenset) and isinstance(right, set | frozenset):
-        return [
-            f"expected a subset of {sorted(map(repr, right))}, got extra {sorted(map(repr, left - right))}"
-        ]
+        extra = sorted(map(repr, left - right))
+        return [f"expected a subset of {sorted(map(repr, right))}, got extra {extra}"]
     return None
 
 

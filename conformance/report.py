@@ -588,14 +588,14 @@ class Report:
         passing alike, each failing check once (its first failing case), then why checks were
         skipped or blocked. The full matrix is in conformance.md."""
         for name in self.columns:
-            console.print(f"[bold]{escape(name)}[/]: {self.summary(name).line()}", soft_wrap=True)
+            line = escape(self.summary(name).line())
+            console.print(f"[bold]{escape(name)}[/]: {line}")
         for name, error in self.startup_errors.items():
             console.print(
                 f"[bold red]{escape(name)} could not be started:[/] {escape(last_line(error))}",
-                soft_wrap=True,
             )
         for error in self.run.errors:
-            console.print(f"[bold red]error:[/] {escape(error)}", soft_wrap=True)
+            console.print(f"[bold red]error:[/] {escape(error)}")
         if self.run.checks:
             console.print(self.rules_table())
         rows = self.differing()
@@ -606,10 +606,8 @@ class Report:
             first: dict[tuple[str, str], list[Case]] = {}
             for case in failures:
                 first.setdefault((case.check.id, case.target), []).append(case)
-            console.print(
-                f"\n[bold]Failures: {len(first)} checks [{len(failures)} cases][/] "
-                "(every case in conformance.md)"
-            )
+            heading = escape(f"Failures: {len(first)} checks [{len(failures)} cases]")
+            console.print(f"\n[bold]{heading}[/] (every case in conformance.md)")
             for (_, target), cases in first.items():
                 case = cases[0]
                 total = len(self.cases(case.check.id, target))
@@ -618,7 +616,6 @@ class Report:
                 console.print(
                     f"  [red]✗[/] {case.check.id} {case.check.level} on {escape(target)}"
                     f"{escape(variant)}{more}: {escape(case.message)}",
-                    soft_wrap=True,
                 )
         not_run = self.not_run()
         if not_run:
@@ -627,15 +624,12 @@ class Report:
             for check_id, target, cell, reason, count in not_run:
                 reasons.setdefault((cell, reason), set()).add(f"{check_id}@{target}")
                 counts[(cell, reason)] = counts.get((cell, reason), 0) + count
-            console.print("\n[bold]Skipped and blocked[/] (checks [cases]: reason)")
+            console.print("\n[bold]Skipped and blocked[/] " + escape("(checks [cases]: reason)"))
             for (cell, reason), where in reasons.items():
                 ids = sorted({item.split("@")[0] for item in where})
                 shown = ", ".join(ids[:6]) + (f", +{len(ids) - 6}" if len(ids) > 6 else "")
-                console.print(
-                    f"  [{STYLES[cell]}]{GLYPHS[cell]}[/] {len(where)} [{counts[(cell, reason)]}]"
-                    f" {escape(reason)}: {escape(shown)}",
-                    soft_wrap=True,
-                )
+                tally = escape(f"{len(where)} [{counts[(cell, reason)]}] {reason}: {shown}")
+                console.print(f"  [{STYLES[cell]}]{GLYPHS[cell]}[/] {tally}")
         if self.diff is not None:
             self._render_diff(console, self.diff)
 

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from conformance.checks import MUST, Check, check_of
 from conformance.servers import LIVE_SECRET_KEY
@@ -68,7 +69,7 @@ class TargetSpec:
 def in_process_settings(data_dir: Path) -> Settings:
     """The settings an in-process target is built with (by the suite and by the setup probe)."""
     return Settings(
-        secret_key=IN_PROCESS_KEY,
+        secret_key=SecretStr(IN_PROCESS_KEY),
         database_url=f"sqlite:///{data_dir / 'arena.db'}",
         data_dir=data_dir,
         demo_users=True,

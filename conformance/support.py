@@ -157,7 +157,7 @@ def body_field(response: httpx.Response, name: str) -> Any:
 
 
 def header(response: httpx.Response, name: str) -> str:
-    value = response.headers.get(name)
+    value: str | None = response.headers.get(name)
     assert value is not None, (
         f"expected a {name} header, got none (headers: {', '.join(sorted(response.headers))})"
     )
