@@ -238,7 +238,9 @@ def probe(
     setups = {setup.target: setup for setup in check_setup(targets, secret_key)}
     for setup in setups.values():
         if setup.unreachable:
-            console.print(f"[bold red]{escape(setup.target)}:[/] {escape(setup.unreachable)}")
+            console.print(
+                f"[bold red]{escape(setup.target)}:[/] {escape(setup.unreachable)}", soft_wrap=True
+            )
             startup_errors[setup.target] = setup.unreachable
         for note in setup.notes:
             console.print(f"[yellow]{escape(setup.target)}:[/] {escape(note)}", soft_wrap=True)

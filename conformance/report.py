@@ -613,9 +613,11 @@ class Report:
                 total = len(self.cases(case.check.id, target))
                 variant = f" [{case.variant}]" if case.variant else ""
                 more = f" ({len(cases)} of {total} cases fail)" if total > 1 else ""
+                # The terminal keeps the start of a long message; the .md has it whole.
+                message = case.message if len(case.message) <= 300 else case.message[:300] + "…"
                 console.print(
                     f"  [red]✗[/] {case.check.id} {case.check.level} on {escape(target)}"
-                    f"{escape(variant)}{more}: {escape(case.message)}",
+                    f"{escape(variant)}{more}: {escape(message)}",
                 )
         not_run = self.not_run()
         if not_run:
