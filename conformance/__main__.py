@@ -310,7 +310,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if run.errors and run.pytest_exit_code not in (0, 1):
             console.print(escape(run.output), soft_wrap=True)
         diff = None
-        if len(targets) >= 2 and not args.no_diff:
+        if len(targets) >= 2 and not args.no_diff and key_problems:
+            # Its probes carry tokens signed with --secret-key: every answer would differ.
+            console.print("differential run skipped: a target does not sign with --secret-key")
+        elif len(targets) >= 2 and not args.no_diff:
             diff = run_diff(args, targets, stack, console)
     report = Report(run, diff, profile=args.profile, startup_errors=startup_errors, setup=setups)
     report.render(console)
