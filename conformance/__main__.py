@@ -1,5 +1,11 @@
 """`python -m conformance`: the suite against every target, the side-by-side matrix, the
-differential run, and the reports; exits non-zero when a MUST check fails or targets disagree."""
+differential run, and the reports; exits non-zero when a MUST check fails, targets disagree, a
+target cannot be reached, or its tokens are not signed with the key the suite was given.
+
+Before the checks, each target is probed (reachable, /openapi.json, the demo users log in, the
+key): what is wrong is said in one line each, at once. A run with --target or --app-factory
+writes its reports to reports/<target names>/ unless --report-dir says where, so it never
+overwrites the reports of `make conformance` (reports/)."""
 
 from __future__ import annotations
 
@@ -25,8 +31,8 @@ from rich.progress import (
 )
 
 from conformance.differential import DiffResult, Probe, endpoint_for, run_differential
-from conformance.report import GLYPHS, Report, cell_of, last_line
-from conformance.runner import ROOT, Case, SuiteRun, TargetSpec, run_suite
+from conformance.report import CELL_ORDER, GLYPHS, Report, cell_of, last_line
+from conformance.runner import ROOT, Case, Setup, SuiteRun, TargetSpec, check_setup, run_suite
 from conformance.servers import IMPLEMENTATIONS, LIVE_SECRET_KEY, serve
 
 PROFILES = ("tutorial", "strict")
@@ -95,10 +101,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--secret-key",
         default=LIVE_SECRET_KEY,
-        help="the ARENA_SECRET_KEY the live targets run with (default: the one --serve-all uses)",
+        help="the ARENA_SECRET_KEY the live targets run with; the checks that forge tokens need "
+        "it (default: %(default)s, the one --serve-all uses)",
     )
     parser.add_argument(
-        "--report-dir", type=Path, default=ROOT / "reports", help="where the reports are written"
+        "--report-dir",
+        type=Path,
+        default=None,
+        help="where the reports are written (default: reports/, or reports/<target names>/ "
+        "for a run with --target or --app-factory)",
     )
     return parser.parse_args(argv)
 
@@ -125,7 +136,7 @@ class RunProgress:
         self.task = self.progress.add_task("collecting", total=None, tally="")
         self.tally: Counter[str] = Counter()
         self.left: Counter[str] = Counter()
-        self.by_target: dict[str, Counter[str]] = {}
+        self.by_target: dict[str, list[Case]] = {}
 
     def __enter__(self) -> RunProgress:
         self.progress.start()
@@ -140,26 +151,27 @@ class RunProgress:
         self.progress.refresh()
 
     def finished(self, case: Case) -> None:
+        # Failures are printed once, in the report at the end; here only the counts move.
         cell = cell_of([case])
         self.tally[cell] += 1
-        self.by_target.setdefault(case.target, Counter())[cell] += 1
-        tally = "  ".join(f"{GLYPHS[c]} {self.tally[c]}" for c in ("pass", "fail", "skip"))
+        self.by_target.setdefault(case.target, []).append(case)
+        tally = "  ".join(f"{GLYPHS[c]} {self.tally[c]}" for c in CELL_ORDER)
         self.progress.update(
-            self.task, advance=1, tally=tally, description=f"{case.target} {case.check.id}"
+            self.task,
+            advance=1,
+            tally=f"cases {tally}",
+            description=f"{case.target} {case.check.id}",
         )
-        if case.outcome == "failed":
-            variant = f" [{case.variant}]" if case.variant else ""
-            self.progress.console.print(
-                f"[red]✗[/] {case.check.id} on {escape(case.target)}{escape(variant)}: "
-                f"{escape(case.message)}",
-                soft_wrap=True,
-            )
         self.left[case.target] -= 1
         if self.left[case.target] == 0 and not self.console.is_terminal:
             done = self.by_target[case.target]
+            by_check: dict[str, list[Case]] = {}
+            for item in done:
+                by_check.setdefault(item.check.id, []).append(item)
+            cells = Counter(cell_of(cases) for cases in by_check.values())
             self.console.print(
-                f"{case.target}: {sum(done.values())} cases, "
-                + "  ".join(f"{GLYPHS[c]} {done[c]}" for c in ("pass", "fail", "skip"))
+                escape(f"{case.target}: {len(by_check)} checks [{len(done)} cases] done: ")
+                + "  ".join(f"{GLYPHS[c]} {cells[c]}" for c in CELL_ORDER)
             )
         self.progress.refresh()
 
@@ -186,7 +198,12 @@ def resolve_targets(
     return targets, errors
 
 
-def run_checks(args: argparse.Namespace, targets: list[TargetSpec], console: Console) -> SuiteRun:
+def run_checks(
+    args: argparse.Namespace,
+    targets: list[TargetSpec],
+    console: Console,
+    key_problems: dict[str, str] | None = None,
+) -> SuiteRun:
     with RunProgress(console) as progress:
         return run_suite(
             targets,
@@ -195,7 +212,47 @@ def run_checks(args: argparse.Namespace, targets: list[TargetSpec], console: Con
             families=args.family,
             on_collected=progress.collected,
             on_case=progress.finished,
+            key_problems=key_problems,
         )
+
+
+def report_dir(args: argparse.Namespace) -> Path:
+    """--report-dir, else reports/ for the default run and reports/<names>/ for a run of
+    named targets, so that it never overwrites the reports of `make conformance`."""
+    if args.report_dir is not None:
+        return Path(args.report_dir)
+    names = [name for name, _ in args.target] + [name for name, _ in args.app_factory]
+    if not names:
+        return ROOT / "reports"
+    safe = "+".join("".join(c if c.isalnum() or c in "-_." else "_" for c in n) for n in names)
+    return ROOT / "reports" / safe
+
+
+def probe(
+    targets: list[TargetSpec],
+    secret_key: str,
+    console: Console,
+    startup_errors: dict[str, str],
+) -> tuple[list[TargetSpec], dict[str, Setup]]:
+    """The setup probe: each problem in one line, at once; unreachable targets are dropped."""
+    setups = {setup.target: setup for setup in check_setup(targets, secret_key)}
+    for setup in setups.values():
+        if setup.unreachable:
+            console.print(
+                f"[bold red]{escape(setup.target)}:[/] {escape(setup.unreachable)}", soft_wrap=True
+            )
+            startup_errors[setup.target] = setup.unreachable
+        for note in setup.notes:
+            console.print(f"[yellow]{escape(setup.target)}:[/] {escape(note)}", soft_wrap=True)
+        if setup.key_problem:
+            console.print(
+                f"[yellow]{escape(setup.key_problem.removeprefix('key: '))}; the checks that "
+                "forge tokens or verify signatures are skipped: pass the key the server runs "
+                "with[/]",
+                soft_wrap=True,
+            )
+    kept = [target for target in targets if not setups[target.name].unreachable]
+    return kept, setups
 
 
 def run_diff(
@@ -224,7 +281,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     # Bound to the real stdout now: pytest's own output is redirected while the suite runs.
-    console = Console(file=sys.stdout, highlight=False)
+    # No emoji codes: "module:factory:" in a message must not become a picture.
+    console = Console(file=sys.stdout, highlight=False, emoji=False)
     # Should an in-process app turn logging on, the report stays the output here, not one INFO
     # line per request of the differential run.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -233,24 +291,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not targets:
             console.print("[red]no target to run the suite against[/]")
             return 1 if startup_errors else 2
+        names = [target.name for target in targets]
+        if len(set(names)) != len(names):
+            console.print(f"[red]target names must be unique: {escape(', '.join(names))}[/]")
+            return 2
+        targets, setups = probe(targets, args.secret_key, console, startup_errors)
+        if not targets:
+            console.print("[red]FAIL: no target could be reached[/]")
+            return 1
+        key_problems = {
+            name: setup.key_problem for name, setup in setups.items() if setup.key_problem
+        }
         try:
-            run = run_checks(args, targets, console)
-        except ValueError as exc:  # e.g. two targets of one name
+            run = run_checks(args, targets, console, key_problems)
+        except ValueError as exc:
             console.print(f"[red]{escape(str(exc))}[/]")
             return 2
         if run.errors and run.pytest_exit_code not in (0, 1):
             console.print(escape(run.output), soft_wrap=True)
         diff = None
-        if len(targets) >= 2 and not args.no_diff:
+        if len(targets) >= 2 and not args.no_diff and key_problems:
+            # Its probes carry tokens signed with --secret-key: every answer would differ.
+            console.print("differential run skipped: a target does not sign with --secret-key")
+        elif len(targets) >= 2 and not args.no_diff:
             diff = run_diff(args, targets, stack, console)
-    report = Report(run, diff, profile=args.profile, startup_errors=startup_errors)
+    report = Report(run, diff, profile=args.profile, startup_errors=startup_errors, setup=setups)
     report.render(console)
-    json_path, md_path = report.write(args.report_dir)
-    console.print(f"\nreports: {json_path}, {md_path}")
+    for line in report.setup_lines():
+        console.print(f"[yellow]setup: {escape(line)}[/]", soft_wrap=True)
+    json_path, md_path = report.write(report_dir(args))
+    console.print(f"\nreports (the full matrix is in the .md): {json_path}, {md_path}")
     must_failed = len({(c.check.id, c.target) for c in report.failures("MUST")})
     verdict = (
         f"FAIL: {must_failed} MUST check result(s) failed, {report.findings} differential "
-        f"finding(s), {len(run.errors) + len(startup_errors)} error(s)"
+        f"finding(s), {len(run.errors) + len(startup_errors) + len(key_problems)} error(s)"
         if report.exit_code
         else "OK: every MUST check passed on every target"
         + ("" if diff is None else " and the targets agree")

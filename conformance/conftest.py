@@ -1,10 +1,17 @@
 """Targets for the conformance suite: the implementations in-process (httpx.ASGITransport, no
-lifespan, as H10 requires) or any live server given with --target NAME=URL."""
+lifespan, as H10 requires) or any live server given with --target NAME=URL.
+
+A check reads the key through `target.secret_key`; when the runner found that a target's tokens
+are not signed with the key it was given (`--key-mismatch NAME=REASON`), that read skips the
+check with the reason, so a wrong --secret-key skips what needs the key instead of failing it.
+A check that ends in an exception other than an assertion (a KeyError on an answer that lacks
+a field, a refused connection) is reported with what it tripped on and the last answer seen.
+"""
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,8 +19,8 @@ import httpx
 import pytest
 
 from conformance.checks import check_of
+from conformance.runner import IN_PROCESS_KEY, in_process_settings
 from conformance.servers import IMPLEMENTATIONS, LIVE_SECRET_KEY
-from core.settings import Settings
 from core.tokens import TokenService
 
 # The checks also assert inside conformance.support: rewrite it so a failure shows its values.
@@ -27,24 +34,93 @@ class Target:
     """One implementation under test. `app` is set for in-process targets, `url` for live ones."""
 
     name: str
-    secret_key: str
+    key: str
     url: str | None = None
     app: ASGIApp | None = None
+    #: Why the key is known not to be the target's (then every check that needs it skips).
+    key_problem: str | None = None
 
     @property
     def live(self) -> bool:
         return self.url is not None
 
+    @property
+    def secret_key(self) -> str:
+        """The key the target signs with; reading it skips the check when it is known wrong."""
+        if self.key_problem is not None:
+            pytest.skip(self.key_problem)
+        return self.key
+
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        hooks = kwargs.pop("event_hooks", {})
+        hooks = {**hooks, "response": [*hooks.get("response", []), _remember]}
         if self.url is not None:
-            return httpx.AsyncClient(base_url=self.url, timeout=30.0, **kwargs)
+            return httpx.AsyncClient(base_url=self.url, timeout=30.0, event_hooks=hooks, **kwargs)
         assert self.app is not None
         transport = httpx.ASGITransport(app=self.app)
-        return httpx.AsyncClient(transport=transport, base_url="http://testserver", **kwargs)
+        return httpx.AsyncClient(
+            transport=transport, base_url="http://testserver", event_hooks=hooks, **kwargs
+        )
 
     def mint(self, subject: str = "johndoe", scope: tuple[str, ...] = ("me", "items")) -> str:
         """A token minted by the core with this target's key, as any implementation would."""
         return TokenService(self.secret_key.encode, 1800).issue(subject, scope).access_token
+
+
+#: The last answer any check's client received: what a check that broke on it had in hand.
+_last: list[httpx.Response] = []
+
+
+async def _remember(response: httpx.Response) -> None:
+    _last[:] = [response]
+
+
+def last_answer() -> str:
+    if not _last:
+        return "no answer received"
+    response = _last[0]
+    try:
+        text = " ".join(response.text.split())
+    except httpx.ResponseNotRead:
+        text = "(body not read)"
+    request = response.request
+    return f"{request.method} {request.url.path}: {response.status_code} {text[:300]}"
+
+
+def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str] | None:
+    """A failed comparison in a check reads "expected <right>, got <left>" in full (the checks
+    write `assert got == expected`), not pytest's shortened "{'acces...e': 'bearer'}"."""
+    if op == "==":
+        return [f"expected {right!r:.1000}, got {left!r:.1000}"]
+    if op == "not in":
+        return [f"expected no {left!r:.200} in it, got {right!r:.1000}"]
+    if op == "in":
+        return [f"expected {left!r:.200} in it, got {right!r:.1000}"]
+    if op == "!=":
+        return [f"expected anything but {right!r:.1000}, got it"]
+    if op == "<=" and isinstance(left, set | frozenset) and isinstance(right, set | frozenset):
+        extra = sorted(map(repr, left - right))
+        return [f"expected a subset of {sorted(map(repr, right))}, got extra {extra}"]
+    return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    excinfo = call.excinfo
+    if call.when == "setup":
+        _last.clear()
+    if excinfo is None or not report.failed or excinfo.errisinstance(AssertionError):
+        return
+    exc = excinfo.value
+    if isinstance(exc, httpx.TransportError):
+        what = f"the request failed ({type(exc).__name__}: {exc or 'no detail'})"
+    else:
+        what = f"the check could not read the answer ({type(exc).__name__}: {exc})"
+    report.longrepr = f"{what}; last answer: {last_answer()}"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -76,6 +152,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=LIVE_SECRET_KEY,
         help="the ARENA_SECRET_KEY the live targets were started with",
     )
+    group.addoption(
+        "--key-mismatch",
+        action="append",
+        default=[],
+        metavar="NAME=REASON",
+        help="target NAME's tokens are not signed with the key: checks needing it skip",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -104,31 +187,25 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.user_properties.append(("check", meta.id))
 
 
-_TEST_KEY = "in-process-conformance-key-0123456789abcdef0123456789"
-
-
 @pytest.fixture(scope="session")
 def target(
     target_name: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Target:
     specs = dict(spec.split("=", 1) for spec in request.config.getoption("--target"))
+    problems = dict(spec.split("=", 1) for spec in request.config.getoption("--key-mismatch"))
+    problem = problems.get(target_name)
     if target_name in specs:
-        return Target(target_name, request.config.getoption("--secret-key"), url=specs[target_name])
+        key = request.config.getoption("--secret-key")
+        return Target(target_name, key, url=specs[target_name], key_problem=problem)
     factories = dict(spec.split("=", 1) for spec in request.config.getoption("--app-factory"))
     data_dir = tmp_path_factory.mktemp(f"conformance-{target_name}")
-    settings = Settings(
-        secret_key=_TEST_KEY,
-        database_url=f"sqlite:///{data_dir / 'arena.db'}",
-        data_dir=data_dir,
-        demo_users=True,
-        password_profile="cheap",
-    )
+    settings = in_process_settings(data_dir)
     if target_name in factories:
         module_name, _, attribute = factories[target_name].partition(":")
         factory = getattr(importlib.import_module(module_name), attribute)
     else:
         factory = importlib.import_module(f"impl_{target_name}.app").create_app
-    return Target(target_name, _TEST_KEY, app=factory(settings))
+    return Target(target_name, IN_PROCESS_KEY, app=factory(settings), key_problem=problem)
 
 
 @pytest.fixture

@@ -1,5 +1,30 @@
-"""The side-by-side report: the check-by-target matrix, failures, differential findings; printed
-with Rich and written as reports/conformance.json and reports/conformance.md."""
+"""The side-by-side report: the check-by-target matrix, results per contract rule, failures,
+skips and blocks, the setup probe and differential findings; printed with Rich (led by what
+matters: failures and the rows where targets differ) and written in full as conformance.json
+and conformance.md.
+
+Counting: the unit is the check (one row of the matrix); the cases (a check's parametrized
+variants) are given in brackets. A check's cell on a target is "fail" if any case failed, else
+"blocked" if any case could not run, else "pass" if any passed, else "skip".
+
+conformance.json (keys are only ever added):
+- generated_at, profile, versions, exit_code, duration_seconds
+- targets: [{name, mode, url, factory}]
+- startup_errors: {target: text}; errors: [text]
+- setup: {target: {unreachable, notes: [text], key_problem}}   (the probe before the checks)
+- summary: {target: {must_passed, must_failed, should_passed, should_failed, skipped, blocked,
+  cases: {passed, failed, skipped, blocked}}}   (counts of checks; cases in `cases`)
+- checks: [{id, level, rule, title, family, rules: [group], results: {target: {outcome,
+  cases: [{variant, outcome, duration_seconds, message?, detail?, properties?}]}}}]
+  where outcome is pass | fail | skip | blocked and a case's outcome is passed | failed |
+  skipped | blocked | not run
+- rules: [{rule, title, checks: [id], results: {target: {outcome, passed, failed, skipped,
+  blocked, failed_checks: [id]}}}]   (one group per CONTRACT.md rule: its sections for the
+  tutorial's behaviour, then H1.., then S1..; a check citing several rules is in each)
+- failures: [{check, level, target, variant, outcome, duration_seconds, message, detail, ...}]
+- skipped: [{check, target, reason, cases}]   (blocked ones too, with outcome "blocked")
+- differential: null or the differential run's findings
+"""
 
 from __future__ import annotations
 
@@ -20,12 +45,84 @@ from rich.text import Text
 
 from conformance.checks import MUST, SHOULD, Check
 from conformance.differential import DiffResult
-from conformance.runner import SUITE_COLUMN, Case, SuiteRun
+from conformance.runner import SUITE_COLUMN, Case, Setup, SuiteRun
 
-Cell = Literal["pass", "fail", "skip"]
+Cell = Literal["pass", "fail", "skip", "blocked"]
 # The en dash is the matrix's "not run" mark, chosen to read apart from a minus sign.
-GLYPHS: dict[Cell, str] = {"pass": "✓", "fail": "✗", "skip": "–"}  # noqa: RUF001
-STYLES: dict[Cell, str] = {"pass": "green", "fail": "bold red", "skip": "dim"}
+GLYPHS: dict[Cell, str] = {"pass": "✓", "fail": "✗", "skip": "–", "blocked": "⊘"}  # noqa: RUF001
+STYLES: dict[Cell, str] = {"pass": "green", "fail": "bold red", "skip": "dim", "blocked": "yellow"}
+CELL_ORDER: tuple[Cell, ...] = ("pass", "fail", "skip", "blocked")
+#: CONTRACT.md's sections, as the checks' `rule` fields cite them (longest prefix first).
+SECTIONS: tuple[tuple[str, str], ...] = (
+    ("POST /token Body", "POST /token body"),
+    ("POST /token", "POST /token"),
+    ("GET /users/me/items/", "Endpoints"),
+    ("GET /users/me/", "Endpoints"),
+    ("GET /status/", "Endpoints"),
+    ("Endpoints", "Endpoints"),
+    ("Authentication", "Authentication"),
+    ("Tokens", "Tokens"),
+    ("Usernames", "Usernames"),
+    ("OpenAPI document", "OpenAPI document"),
+    ("Interactive docs", "Interactive docs"),
+    ("Settings", "Settings"),
+    ("framework-dependent points", "Framework-dependent points"),
+)
+TUTORIAL_GROUPS = tuple(dict.fromkeys(name for _, name in SECTIONS))
+OUTSIDE_CONTRACT = "RFCs beyond the contract"
+RULE_TITLES = {
+    "H1": "granted = requested ∩ known ∩ allowed",
+    "H2": "no input makes a 500",
+    "H3": "unknown user and wrong password take the same time",
+    "H4": "password work off the event loop",
+    "H5": "algorithms pinned",
+    "H6": "no hard-coded secret",
+    "H7": "every error body is JSON with detail",
+    "H8": "internal faults: 500/503 without traceback",
+    "H9": "tokens work across implementations",
+    "H10": "import touches nothing; works without lifespan",
+    "H11": "bounded login queue",
+    "H12": "brute-force protection",
+    "H13": "tokens follow the user",
+    "H14": "exact paths, safe redirects, Host checked",
+}
+
+
+def rule_groups(rule: str) -> list[str]:
+    """The CONTRACT.md rule groups a check's `rule` field cites: H and S ids, else the sections
+    of the tutorial's behaviour ("CONTRACT H2; POST /token 400" is in H2 and POST /token)."""
+    text = re.sub(r"\([^)]*\)", "", rule)
+    groups: list[str] = []
+    for part in re.split(r"[;,]", text):
+        part = part.strip().removeprefix("CONTRACT").strip()
+        hardening = re.fullmatch(r"([HS]\d+)\b.*", part)
+        if hardening:
+            groups.append(hardening.group(1))
+            continue
+        for prefix, name in SECTIONS:
+            if part.startswith(prefix):
+                groups.append(name)
+                break
+    if not groups and "framework-dependent points" in rule:
+        groups.append("Framework-dependent points")
+    return list(dict.fromkeys(groups)) or [OUTSIDE_CONTRACT]
+
+
+def group_order(group: str) -> tuple[int, int, str]:
+    if group in TUTORIAL_GROUPS:
+        return (0, TUTORIAL_GROUPS.index(group), group)
+    match = re.fullmatch(r"([HS])(\d+)", group)
+    if match:
+        return (1 if match.group(1) == "H" else 2, int(match.group(2)), group)
+    return (3, 0, group)
+
+
+def group_title(group: str) -> str:
+    if group in TUTORIAL_GROUPS:
+        return f"tutorial: {group}"
+    return f"{group} {RULE_TITLES.get(group, '')}".strip()
+
+
 DISTRIBUTIONS = (
     "fastapi", "starlette", "litestar", "uvicorn", "pydantic", "pyjwt", "pwdlib", "httpx", "pytest",
 )  # fmt: skip
@@ -48,10 +145,13 @@ def check_order(check: Check) -> tuple[str, int, str]:
 
 
 def cell_of(cases: Iterable[Case]) -> Cell:
-    """A check passes on a target only if every case of it passes (skipped cases aside)."""
+    """A check passes on a target only if every case of it passes (skipped cases aside); one
+    case that could not run makes it blocked, unless another failed."""
     outcomes = {case.outcome for case in cases}
     if "failed" in outcomes:
         return "fail"
+    if "blocked" in outcomes:
+        return "blocked"
     if "passed" in outcomes:
         return "pass"
     return "skip"
@@ -59,18 +159,50 @@ def cell_of(cases: Iterable[Case]) -> Cell:
 
 @dataclass(frozen=True, slots=True)
 class Summary:
+    """Counts of checks on one target; `cases` counts their cases by outcome."""
+
     must_passed: int = 0
     must_failed: int = 0
     should_passed: int = 0
     should_failed: int = 0
     skipped: int = 0
+    blocked: int = 0
+    cases: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def checks(self) -> int:
+        return sum((self.must_passed, self.must_failed, self.should_passed, self.should_failed)) + (
+            self.skipped + self.blocked
+        )
 
     def line(self) -> str:
+        cases = self.cases
         return (
+            f"{self.checks} checks [{sum(cases.values())} cases]: "
             f"MUST {self.must_passed} passed, {self.must_failed} failed · "
             f"SHOULD {self.should_passed} passed, {self.should_failed} failed · "
-            f"{self.skipped} skipped"
+            f"{self.skipped} skipped · {self.blocked} blocked "
+            f"[cases: {cases.get('passed', 0)} passed, {cases.get('failed', 0)} failed, "
+            f"{cases.get('skipped', 0)} skipped, {cases.get('blocked', 0)} blocked]"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RuleResult:
+    outcome: Cell
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    blocked: int = 0
+    failed_checks: tuple[str, ...] = ()
+
+    def label(self) -> str:
+        total = self.passed + self.failed + self.skipped + self.blocked
+        if self.outcome == "fail":
+            return f"{GLYPHS['fail']} {self.failed}/{total}"
+        if self.outcome == "blocked":
+            return f"{GLYPHS['blocked']} {self.blocked}/{total}"
+        return f"{GLYPHS[self.outcome]} {total}"
 
 
 @dataclass(slots=True)
@@ -78,8 +210,10 @@ class Report:
     run: SuiteRun
     diff: DiffResult | None = None
     profile: str = "tutorial"
-    #: Targets that could not be started; each fails the run.
+    #: Targets that could not be started or reached; each fails the run.
     startup_errors: dict[str, str] = field(default_factory=dict)
+    #: What the probe before the checks found, per target.
+    setup: dict[str, Setup] = field(default_factory=dict)
     generated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @property
@@ -101,15 +235,80 @@ class Report:
 
     def summary(self, target: str) -> Summary:
         counts = {"must_passed": 0, "must_failed": 0, "should_passed": 0, "should_failed": 0}
-        skipped = 0
+        skipped = blocked = 0
+        cases: dict[str, int] = {"passed": 0, "failed": 0, "skipped": 0, "blocked": 0}
         for check in self.checks:
-            cell = self.cell(check.id, target)
+            ran = self.cases(check.id, target)
+            if not ran:
+                continue
+            for case in ran:
+                if case.outcome in cases:
+                    cases[case.outcome] += 1
+            cell = cell_of(ran)
             if cell == "skip":
                 skipped += 1
+            elif cell == "blocked":
+                blocked += 1
             else:
                 level = "must" if check.level == MUST else "should"
                 counts[f"{level}_{'passed' if cell == 'pass' else 'failed'}"] += 1
-        return Summary(skipped=skipped, **counts)
+        return Summary(skipped=skipped, blocked=blocked, cases=cases, **counts)
+
+    def rules(self) -> list[tuple[str, list[Check]]]:
+        """Every rule group the checks cite, in CONTRACT.md's order, with its checks."""
+        groups: dict[str, list[Check]] = {}
+        for check in self.checks:
+            for group in rule_groups(check.rule):
+                groups.setdefault(group, []).append(check)
+        return sorted(groups.items(), key=lambda item: group_order(item[0]))
+
+    def rule_result(self, checks: list[Check], target: str) -> RuleResult | None:
+        cells = {check.id: self.cell(check.id, target) for check in checks}
+        cells = {k: v for k, v in cells.items() if self.cases(k, target)}
+        if not cells:
+            return None
+        counted = {cell: sum(1 for v in cells.values() if v == cell) for cell in CELL_ORDER}
+        outcome: Cell = (
+            "fail"
+            if counted["fail"]
+            else "blocked"
+            if counted["blocked"]
+            else "pass"
+            if counted["pass"]
+            else "skip"
+        )
+        return RuleResult(
+            outcome=outcome,
+            passed=counted["pass"],
+            failed=counted["fail"],
+            skipped=counted["skip"],
+            blocked=counted["blocked"],
+            failed_checks=tuple(k for k, v in cells.items() if v == "fail"),
+        )
+
+    def differing(self) -> list[Check]:
+        """The rows that matter: a check failing or blocked somewhere, or not alike everywhere."""
+        rows = []
+        for check in self.checks:
+            cells = {
+                self.cell(check.id, name) for name in self.columns if self.cases(check.id, name)
+            }
+            if cells & {"fail", "blocked"} or len(cells) > 1:
+                rows.append(check)
+        return rows
+
+    def not_run(self) -> list[tuple[str, str, Cell, str, int]]:
+        """(check id, target, cell, reason, cases) for each skipped or blocked check, one row per
+        reason: what a reader needs to see to know what was not judged, and why."""
+        rows: dict[tuple[str, str, str], list[Case]] = {}
+        for case in self.run.cases:
+            if case.outcome in ("skipped", "blocked"):
+                rows.setdefault((case.check.id, case.target, case.message), []).append(case)
+        out = []
+        for (check_id, target, reason), cases in rows.items():
+            cell: Cell = "blocked" if cases[0].outcome == "blocked" else "skip"
+            out.append((check_id, target, cell, reason, len(cases)))
+        return sorted(out, key=lambda row: (check_order(self.run.checks[row[0]]), row[1]))
 
     def failures(self, level: str | None = None) -> list[Case]:
         failed = [case for case in self.run.cases if case.outcome == "failed"]
@@ -123,8 +322,10 @@ class Report:
 
     @property
     def exit_code(self) -> int:
-        """1 when a MUST check fails anywhere, the targets disagree, or the run itself broke."""
-        broken = self.run.errors or self.startup_errors or not self.run.cases
+        """1 when a MUST check fails anywhere, the targets disagree, the run itself broke, or a
+        target's tokens are not signed with the suite's key (its key checks did not run)."""
+        key_problem = any(setup.key_problem for setup in self.setup.values())
+        broken = self.run.errors or self.startup_errors or not self.run.cases or key_problem
         return 1 if broken or self.failures(MUST) or self.findings else 0
 
     # --- JSON ---------------------------------------------------------------------------------
@@ -143,6 +344,7 @@ class Report:
             ],
             "startup_errors": self.startup_errors,
             "errors": self.run.errors,
+            "setup": {name: setup.to_json() for name, setup in self.setup.items()},
             "summary": {name: asdict(self.summary(name)) for name in columns},
             "checks": [
                 {
@@ -151,6 +353,7 @@ class Report:
                     "rule": check.rule,
                     "title": check.title,
                     "family": check.family,
+                    "rules": rule_groups(check.rule),
                     "results": {
                         name: {
                             "outcome": self.cell(check.id, name),
@@ -162,7 +365,30 @@ class Report:
                 }
                 for check in self.checks
             ],
+            "rules": [
+                {
+                    "rule": group,
+                    "title": group_title(group),
+                    "checks": [check.id for check in checks],
+                    "results": {
+                        name: asdict(result)
+                        for name in columns
+                        if (result := self.rule_result(checks, name)) is not None
+                    },
+                }
+                for group, checks in self.rules()
+            ],
             "failures": [_case_json(case, with_check=True) for case in self.failures()],
+            "skipped": [
+                {
+                    "check": check_id,
+                    "target": target,
+                    "outcome": cell,
+                    "reason": reason,
+                    "cases": count,
+                }
+                for check_id, target, cell, reason, count in self.not_run()
+            ],
             "differential": None if self.diff is None else self.diff.to_json(),
         }
 
@@ -176,6 +402,26 @@ class Report:
 
     # --- Markdown -----------------------------------------------------------------------------
 
+    def setup_lines(self) -> list[str]:
+        """One line per thing the probe before the checks found (plain text)."""
+        lines = []
+        for name, setup in self.setup.items():
+            if setup.unreachable:
+                lines.append(f"{name}: {setup.unreachable}")
+            lines += [f"{name}: {note}" for note in setup.notes]
+            if setup.key_problem:
+                skipped = {
+                    case.check.id
+                    for case in self.run.cases
+                    if case.target == name and case.message == setup.key_problem
+                }
+                count = f"{len(skipped)} checks" if self.run.cases else "the checks"
+                lines.append(
+                    f"{setup.key_problem.removeprefix('key: ')}; {count} that forge tokens or "
+                    "verify signatures are skipped: pass the key the server runs with"
+                )
+        return lines
+
     def to_markdown(self) -> str:
         columns = self.columns
         stamp = self.generated_at.isoformat(timespec="seconds")
@@ -186,6 +432,42 @@ class Report:
             + ", ".join(f"{k} {v}" for k, v in versions().items())
             + ".",
             "",
+            "Counting: checks (rows), with their cases in brackets. Cells: "
+            + ", ".join(f"{GLYPHS[cell]} {cell}" for cell in CELL_ORDER)
+            + ".",
+            "",
+        ]
+        setup = self.setup_lines()
+        if setup:
+            lines += ["## Setup", "", *[f"- {_md(line)}" for line in setup], ""]
+        lines += ["## Summary", ""]
+        lines += [f"- **{name}**: {self.summary(name).line()}" for name in columns]
+        for name, error in self.startup_errors.items():
+            lines.append(f"- **{name}**: could not be started: `{_code(last_line(error))}`")
+        lines += [f"- error: {_md(error)}" for error in self.run.errors]
+        lines += [
+            "",
+            "## Results per rule",
+            "",
+            "| rule | checks | " + " | ".join(columns) + " |",
+            "|---|---|" + "---|" * len(columns),
+        ]
+        for group, checks in self.rules():
+            cells = []
+            for name in columns:
+                result = self.rule_result(checks, name)
+                if result is None:
+                    cells.append("")
+                else:
+                    failed = f" ({', '.join(result.failed_checks)})" if result.failed_checks else ""
+                    cells.append(result.label() + failed)
+            lines.append(
+                f"| {_md(group_title(group))} | {len(checks)} | " + " | ".join(cells) + " |"
+            )
+        lines += [
+            "",
+            "## Matrix",
+            "",
             "| check | level | title | " + " | ".join(columns) + " |",
             "|---|---|---|" + "---|" * len(columns),
         ]
@@ -193,18 +475,19 @@ class Report:
             cells = [GLYPHS[self.cell(check.id, name)] for name in columns]
             title = _md(check.title)
             lines.append(f"| {check.id} | {check.level} | {title} | " + " | ".join(cells) + " |")
-        lines += ["", "## Summary", ""]
-        lines += [f"- **{name}**: {self.summary(name).line()}" for name in columns]
-        for name, error in self.startup_errors.items():
-            lines.append(f"- **{name}**: could not be started: `{_code(last_line(error))}`")
-        lines += [f"- error: {_md(error)}" for error in self.run.errors]
         failures = self.failures()
-        lines += ["", f"## Failures ({len(failures)})", ""]
+        lines += ["", f"## Failures ({len(failures)} cases)", ""]
         lines += [
             f"- {case.check.id} ({case.check.level}) on **{case.target}**"
             + (f" `[{case.variant}]`" if case.variant else "")
             + f": `{_code(case.message)}`"
             for case in failures
+        ] or ["None."]
+        not_run = self.not_run()
+        lines += ["", f"## Skipped and blocked ({len(not_run)})", ""]
+        lines += [
+            f"- {GLYPHS[cell]} {check_id} on **{target}** [{count} cases]: {_md(reason)}"
+            for check_id, target, cell, reason, count in not_run
         ] or ["None."]
         if self.diff is not None:
             lines += ["", *self._markdown_diff(self.diff)]
@@ -253,11 +536,16 @@ class Report:
 
     # --- Rich ---------------------------------------------------------------------------------
 
-    def matrix_table(self, width: int = 120) -> Table:
-        """The matrix in `width` columns: ids, levels and cells keep their width; titles shrink."""
+    def matrix_table(self, width: int = 120, checks: list[Check] | None = None) -> Table:
+        """The matrix in `width` columns: ids, levels and cells keep their width; titles shrink.
+        `checks`: only these rows (the terminal shows the rows that matter)."""
         columns = self.columns
-        table = Table(title=f"Conformance ({self.profile} profile)", title_justify="left")
-        checks = self.checks
+        full = checks is None
+        title = f"Conformance ({self.profile} profile)" + (
+            "" if full else ": checks failing, blocked or not alike on every target"
+        )
+        table = Table(title=title, title_justify="left")
+        checks = self.checks if checks is None else checks
         id_width = max((len(check.id) for check in checks), default=5)
         # Each column costs its width plus 3 for padding and border; one more for the left edge.
         fixed = id_width + 6 + sum(max(len(name), 1) for name in columns) + 3 * (len(columns) + 3)
@@ -278,27 +566,72 @@ class Report:
             )
         return table
 
+    def rules_table(self) -> Table:
+        columns = self.columns
+        table = Table(title="Results per CONTRACT.md rule (checks)", title_justify="left")
+        table.add_column("rule", overflow="ellipsis", no_wrap=True, max_width=46)
+        for name in columns:
+            table.add_column(name, no_wrap=True, min_width=len(name))
+        for group, checks in self.rules():
+            cells = []
+            for name in columns:
+                result = self.rule_result(checks, name)
+                if result is None:
+                    cells.append(Text(""))
+                else:
+                    cells.append(Text(result.label(), style=STYLES[result.outcome]))
+            table.add_row(escape(group_title(group)), *cells)
+        return table
+
     def render(self, console: Console) -> None:
-        console.print(self.matrix_table(console.width))
+        """What matters first: per-target counts, results per rule, the rows that are not all
+        passing alike, each failing check once (its first failing case), then why checks were
+        skipped or blocked. The full matrix is in conformance.md."""
         for name in self.columns:
-            console.print(f"[bold]{escape(name)}[/]: {self.summary(name).line()}")
+            line = escape(self.summary(name).line())
+            console.print(f"[bold]{escape(name)}[/]: {line}")
         for name, error in self.startup_errors.items():
             console.print(
                 f"[bold red]{escape(name)} could not be started:[/] {escape(last_line(error))}",
-                soft_wrap=True,
             )
         for error in self.run.errors:
             console.print(f"[bold red]error:[/] {escape(error)}")
+        if self.run.checks:
+            console.print(self.rules_table())
+        rows = self.differing()
+        if rows:
+            console.print(self.matrix_table(console.width, rows))
         failures = self.failures()
         if failures:
-            console.print(f"\n[bold]Failures ({len(failures)})[/]")
+            first: dict[tuple[str, str], list[Case]] = {}
             for case in failures:
+                first.setdefault((case.check.id, case.target), []).append(case)
+            heading = escape(f"Failures: {len(first)} checks [{len(failures)} cases]")
+            console.print(f"\n[bold]{heading}[/] (every case in conformance.md)")
+            for (_, target), cases in first.items():
+                case = cases[0]
+                total = len(self.cases(case.check.id, target))
                 variant = f" [{case.variant}]" if case.variant else ""
+                more = f" ({len(cases)} of {total} cases fail)" if total > 1 else ""
+                # The terminal keeps the start of a long message; the .md has it whole.
+                message = case.message if len(case.message) <= 300 else case.message[:300] + "…"
                 console.print(
-                    f"  [red]✗[/] {case.check.id} {case.check.level} on {escape(case.target)}"
-                    f"{escape(variant)}: {escape(case.message)}",
-                    soft_wrap=True,
+                    f"  [red]✗[/] {case.check.id} {case.check.level} on {escape(target)}"
+                    f"{escape(variant)}{more}: {escape(message)}",
                 )
+        not_run = self.not_run()
+        if not_run:
+            reasons: dict[tuple[Cell, str], set[str]] = {}
+            counts: dict[tuple[Cell, str], int] = {}
+            for check_id, target, cell, reason, count in not_run:
+                reasons.setdefault((cell, reason), set()).add(f"{check_id}@{target}")
+                counts[(cell, reason)] = counts.get((cell, reason), 0) + count
+            console.print("\n[bold]Skipped and blocked[/] " + escape("(checks [cases]: reason)"))
+            for (cell, reason), where in reasons.items():
+                ids = sorted({item.split("@")[0] for item in where})
+                shown = ", ".join(ids[:6]) + (f", +{len(ids) - 6}" if len(ids) > 6 else "")
+                tally = escape(f"{len(where)} [{counts[(cell, reason)]}] {reason}: {shown}")
+                console.print(f"  [{STYLES[cell]}]{GLYPHS[cell]}[/] {tally}")
         if self.diff is not None:
             self._render_diff(console, self.diff)
 

@@ -1,25 +1,44 @@
 """Runs the conformance suite in this process with `pytest.main` and a collector plugin that keeps
-one result per test case: which check, which target, which variant, and how it ended."""
+one result per test case: which check, which target, which variant, and how it ended.
+
+Before the checks, `check_setup` probes each target: reachable, /openapi.json present, the demo
+users log in, and whether its tokens are signed with the key the suite was given. A case ends
+"passed", "failed", "skipped" (with its reason), "blocked" (it could not run: something it
+needs, a login say, is not there; the reason names it) or "not run"."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import contextlib
+import hashlib
+import hmac
+import importlib
 import io
+import json
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import httpx
 import pytest
+from pydantic import SecretStr
 
 from conformance.checks import MUST, Check, check_of
 from conformance.servers import LIVE_SECRET_KEY
+from core.settings import Settings
 
 SUITE_DIR = Path(__file__).parent
 ROOT = SUITE_DIR.parent
 
-Outcome = Literal["passed", "failed", "skipped", "not run"]
+Outcome = Literal["passed", "failed", "skipped", "blocked", "not run"]
+#: A skip reason with this prefix marks a blocked case (conformance.support.block).
+BLOCKED_PREFIX = "blocked: "
+#: The key of in-process targets: the suite configures them, so it knows the key.
+IN_PROCESS_KEY = "in-process-conformance-key-0123456789abcdef0123456789"
 #: The column of tests that are not parametrized over targets (checks of the suite itself).
 SUITE_COLUMN = "(suite)"
 
@@ -47,6 +66,137 @@ class TargetSpec:
         return ["--app-factory", f"{self.name}={self.factory_path}"]
 
 
+def in_process_settings(data_dir: Path) -> Settings:
+    """The settings an in-process target is built with (by the suite and by the setup probe)."""
+    return Settings(
+        secret_key=SecretStr(IN_PROCESS_KEY),
+        database_url=f"sqlite:///{data_dir / 'arena.db'}",
+        data_dir=data_dir,
+        demo_users=True,
+        password_profile="cheap",
+    )
+
+
+@dataclass(slots=True)
+class Setup:
+    """What the probe before the checks found about one target."""
+
+    target: str
+    #: Set when the target cannot be reached at all: the run does not try it.
+    unreachable: str | None = None
+    #: One line each: what is missing (the checks that need it will say so too).
+    notes: list[str] = field(default_factory=list)
+    #: Set when its tokens are not signed with the suite's key: the key checks are skipped.
+    key_problem: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "unreachable": self.unreachable,
+            "notes": self.notes,
+            "key_problem": self.key_problem,
+        }
+
+
+DEMO_LOGINS = (("johndoe", "secret"), ("alice", "secretalice"))
+
+
+def _signed_with(token: str, key: str) -> bool | None:
+    """True/False: the token's HS256 signature does or does not verify with `key`; None when it
+    is no HS256 compact JWS (then the key cannot be judged from it)."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        header = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
+    except ValueError:
+        return None
+    if not isinstance(header, dict) or header.get("alg") != "HS256":
+        return None
+    mac = hmac.new(key.encode(), f"{parts[0]}.{parts[1]}".encode("ascii"), hashlib.sha256)
+    expected = base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
+    return hmac.compare_digest(expected, parts[2])
+
+
+def _short(response: httpx.Response) -> str:
+    text = " ".join(response.text.split())
+    return f"{response.status_code} {text[:120]}"
+
+
+async def _probe(client: httpx.AsyncClient, setup: Setup, key: str, key_source: str) -> None:
+    try:
+        document = await client.get("/openapi.json")
+    except httpx.TransportError as exc:
+        setup.unreachable = f"cannot reach {client.base_url} ({type(exc).__name__}: {exc})"
+        return
+    try:
+        is_document = isinstance(document.json(), dict) and "openapi" in document.json()
+    except ValueError:
+        is_document = False
+    if document.status_code != 200 or not is_document:
+        got = _short(document)
+        setup.notes.append(f"/openapi.json: expected 200 with an OpenAPI document, got {got}")
+    token = None
+    for username, password in DEMO_LOGINS:
+        form = {"username": username, "password": password, "scope": "me items"}
+        try:
+            answer = await client.post("/token", data=form)
+        except httpx.TransportError as exc:
+            setup.notes.append(f"POST /token as {username} failed: {type(exc).__name__}: {exc}")
+            continue
+        try:
+            body = answer.json()
+        except ValueError:
+            body = None
+        issued = body.get("access_token") if isinstance(body, dict) else None
+        if answer.status_code != 200 or not isinstance(issued, str):
+            setup.notes.append(
+                f"the demo user {username} does not log in ({_short(answer)}): the checks that "
+                "need a login are blocked (start it with the contract's demo users)"
+            )
+        elif username == "johndoe":
+            token = issued
+    if token is None:
+        return
+    signed = _signed_with(token, key)
+    if signed is False:
+        setup.key_problem = (
+            f"key: tokens from {setup.target} are not signed with the key {key_source}"
+        )
+    elif signed is None:
+        setup.notes.append(f"tokens from {setup.target} are not HS256 compact JWS: {token[:60]!r}")
+
+
+async def _probe_target(target: TargetSpec, secret_key: str) -> Setup:
+    setup = Setup(target.name)
+    if target.url is not None:
+        timeout = httpx.Timeout(10.0, connect=3.0)
+        async with httpx.AsyncClient(base_url=target.url, timeout=timeout) as client:
+            await _probe(client, setup, secret_key, "given by --secret-key")
+        return setup
+    module_name, _, attribute = target.factory_path.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attribute)
+        with tempfile.TemporaryDirectory(prefix="conformance-probe-") as directory:
+            app = factory(in_process_settings(Path(directory)))
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://testserver", timeout=30.0
+            ) as client:
+                await _probe(client, setup, IN_PROCESS_KEY, "the suite configured it with")
+    except Exception as exc:  # any failure to build it is the one line to show
+        setup.unreachable = f"could not build {target.factory_path}: {type(exc).__name__}: {exc}"
+    return setup
+
+
+def check_setup(targets: Sequence[TargetSpec], secret_key: str = LIVE_SECRET_KEY) -> list[Setup]:
+    """Probe every target before the checks run (a few seconds at most for a stopped server)."""
+
+    async def probe_all() -> list[Setup]:
+        return list(await asyncio.gather(*(_probe_target(t, secret_key) for t in targets)))
+
+    return asyncio.run(probe_all())
+
+
 @dataclass(slots=True)
 class Case:
     """One collected test item: a check on one target, in one variant (its other parameters)."""
@@ -56,7 +206,7 @@ class Case:
     target: str
     variant: str = ""
     outcome: Outcome = "not run"
-    #: The first assertion line of a failure, or the reason of a skip.
+    #: The first assertion line of a failure, or the reason of a skip or a block.
     message: str = ""
     #: The failure's short traceback, for the JSON report.
     detail: str = ""
@@ -109,7 +259,9 @@ def failure_line(report: pytest.TestReport) -> str:
     text = report.longreprtext
     for line in text.splitlines():
         if line.startswith("E "):
-            return line[1:].strip()
+            line = line[1:].strip()
+            # "assert expected X, got Y" (the suite's assertrepr hook) reads without "assert".
+            return line.removeprefix("AssertionError: ").removeprefix("assert ")
     crash = getattr(report.longrepr, "reprcrash", None)
     message = getattr(crash, "message", "")
     if message:
@@ -192,8 +344,10 @@ class Collector:
                     case.message = f"[{report.when}] {case.message}"
         elif report.skipped:
             if case.outcome != "failed":
-                case.outcome = "skipped"
-                case.message = skip_reason(report)
+                reason = skip_reason(report)
+                blocked = reason.startswith(BLOCKED_PREFIX)
+                case.outcome = "blocked" if blocked else "skipped"
+                case.message = reason.removeprefix(BLOCKED_PREFIX) if blocked else reason
         elif report.when == "call" and case.outcome == "not run":
             case.outcome = "passed"
         if report.when == "teardown":
@@ -208,13 +362,15 @@ def pytest_arguments(
     secret_key: str = LIVE_SECRET_KEY,
     keyword: str | None = None,
     extra: Sequence[str] = (),
+    key_problems: dict[str, str] | None = None,
 ) -> list[str]:
     args = [
         str(SUITE_DIR),
         "--rootdir", str(ROOT),
         "-c", str(ROOT / "pyproject.toml"),
         "-p", "no:cacheprovider",
-        "--tb=line", "-q",
+        # -vv: an assertion shows both sides in full, not "{'acces...e': 'bearer'}".
+        "--tb=short", "-q", "-vv",
         # The servers were polled with httpx before pytest started, so anyio (a pytest plugin)
         # is already imported and cannot be assertion-rewritten; that is harmless here.
         "-W", "ignore::pytest.PytestAssertRewriteWarning",
@@ -222,6 +378,8 @@ def pytest_arguments(
     ]  # fmt: skip
     for target in targets:
         args += target.pytest_args()
+    for name, problem in (key_problems or {}).items():
+        args += ["--key-mismatch", f"{name}={problem}"]
     if keyword:
         args += ["-k", keyword]
     return [*args, *extra]
@@ -236,6 +394,7 @@ def run_suite(
     extra: Sequence[str] = (),
     on_collected: Callable[[list[Case]], None] | None = None,
     on_case: CaseCallback | None = None,
+    key_problems: dict[str, str] | None = None,
 ) -> SuiteRun:
     """Run the suite once over all `targets`; pytest's own output is kept, not printed."""
     if not targets:
@@ -244,7 +403,9 @@ def run_suite(
     if len(set(names)) != len(names):
         raise ValueError(f"target names must be unique: {', '.join(names)}")
     collector = Collector(families, on_collected, on_case)
-    args = pytest_arguments(targets, secret_key=secret_key, keyword=keyword, extra=extra)
+    args = pytest_arguments(
+        targets, secret_key=secret_key, keyword=keyword, extra=extra, key_problems=key_problems
+    )
     output = io.StringIO()
     started = time.monotonic()
     with contextlib.redirect_stdout(output):

@@ -11,13 +11,14 @@ import importlib.util
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
 from conformance.conftest import ASGIApp, Target
+from conformance.runner import BLOCKED_PREFIX
 from conformance.servers import IMPLEMENTATIONS
 from core.settings import Settings
 
@@ -104,11 +105,86 @@ def decode_segment(text: str) -> Any:
     return json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
 
 
+def token_claims(token: str) -> dict[str, Any]:
+    """A token's claims read without the key (what it carries, not whether it is genuine): the
+    checks that judge what /token grants need no key, so they run whatever --secret-key says."""
+    parts = token.split(".")
+    assert len(parts) == 3, f"expected a compact JWS (three dot-separated parts), got {token!r:.80}"
+    try:
+        payload = decode_segment(parts[1])
+    except ValueError as exc:
+        raise AssertionError(f"expected a base64url JSON payload, got {parts[1]!r:.80}") from exc
+    assert isinstance(payload, dict), f"expected the payload to be a JSON object, got {payload!r}"
+    return payload
+
+
 def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 # --- requests and answers -------------------------------------------------------------------
+
+
+def block(reason: str) -> NoReturn:
+    """This check cannot run: something it needs (a login, the key) is not there. Neither a
+    pass nor a failure of the rule it judges."""
+    pytest.skip(BLOCKED_PREFIX + reason)
+
+
+def describe(response: httpx.Response, limit: int = 300) -> str:
+    """What came back, in one line: status and the start of the body."""
+    try:
+        text = response.text
+    except httpx.ResponseNotRead:
+        text = "(body not read)"
+    text = " ".join(text.split())
+    return f"{response.status_code} {text[:limit]}{'…' if len(text) > limit else ''}".strip()
+
+
+def json_body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise AssertionError(f"expected a JSON body, got {describe(response)}") from exc
+
+
+def body_field(response: httpx.Response, name: str) -> Any:
+    """A field of a JSON object body; its absence is a failure that says so, not a KeyError."""
+    body = json_body(response)
+    assert isinstance(body, dict), f"expected a JSON object with `{name}`, got {describe(response)}"
+    assert name in body, f"expected a `{name}` field in the body, got {describe(response)}"
+    return body[name]
+
+
+def header(response: httpx.Response, name: str) -> str:
+    value: str | None = response.headers.get(name)
+    assert value is not None, (
+        f"expected a {name} header, got none (headers: {', '.join(sorted(response.headers))})"
+    )
+    return value
+
+
+def issued_token(response: httpx.Response) -> str:
+    """The access token of a /token answer that must be a 200."""
+    assert response.status_code == 200, f"expected 200 from /token, got {describe(response)}"
+    token = body_field(response, "access_token")
+    assert isinstance(token, str), f"expected a string access_token, got {token!r}"
+    return token
+
+
+def granted_scope(response: httpx.Response) -> str:
+    """The scopes a /token 200 granted, read from what the token carries (its `scope` claim,
+    without the key). Where the body has a `scope` field too it must say the same; a body
+    without one fails TOK-001 alone, not every check about scopes."""
+    claims = token_claims(issued_token(response))
+    scope = claims.get("scope")
+    assert isinstance(scope, str), f"expected a string `scope` claim in the token, got {claims!r}"
+    body = json_body(response)
+    if isinstance(body, dict) and "scope" in body:
+        assert body["scope"] == scope, (
+            f"the body's scope {body['scope']!r} differs from the token's scope claim {scope!r}"
+        )
+    return scope
 
 
 async def login(
@@ -129,8 +205,13 @@ async def token_for(
     """A token obtained through the target's own /token (not minted by the suite)."""
     password = {"johndoe": "secret", "alice": "secretalice"}[username]
     response = await login(client, username, password, scope)
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
+    if response.status_code != 200:
+        # Logging in is judged by the TOK checks; here it is only what this check needs.
+        got = describe(response)
+        block(f"needs a token from /token: {username} with scope {scope!r} got {got}")
+    token = body_field(response, "access_token")
+    if not isinstance(token, str):
+        block(f"needs a token from /token: access_token is {token!r}")
     return token
 
 
@@ -141,22 +222,35 @@ def assert_error(
     www_authenticate: str | None = None,
 ) -> None:
     """Status, exact JSON body and, when given, the exact WWW-Authenticate value."""
-    assert response.status_code == status, (response.status_code, response.text)
-    assert response.headers.get("content-type", "").startswith("application/json")
-    assert response.json() == {"detail": detail}
+    expected = f"{status} {json.dumps({'detail': detail})}"
+    assert response.status_code == status, f"expected {expected}, got {describe(response)}"
+    content_type = response.headers.get("content-type", "")
+    assert content_type.startswith("application/json"), (
+        f"expected a JSON answer, got Content-Type {content_type!r}: {describe(response)}"
+    )
+    body = json_body(response)
+    assert body == {"detail": detail}, f"expected {expected}, got {describe(response)}"
     if www_authenticate is not None:
-        assert response.headers.get("www-authenticate") == www_authenticate
+        got = response.headers.get("www-authenticate")
+        assert got == www_authenticate, (
+            f"expected WWW-Authenticate: {www_authenticate}, got {got!r}"
+        )
 
 
 def assert_json_error(response: httpx.Response) -> None:
     """H2/H7: a 4xx (or 503) JSON answer with a `detail` key and no traceback."""
-    assert 400 <= response.status_code < 500 or response.status_code == 503, response.text
+    assert 400 <= response.status_code < 500 or response.status_code == 503, (
+        f"expected a 4xx or 503 answer, got {describe(response)}"
+    )
     if response.request.method != "HEAD":
-        assert response.headers.get("content-type", "").startswith("application/json")
-        body = response.json()
-        assert isinstance(body, dict)
-        assert "detail" in body
-        assert "Traceback" not in response.text
+        content_type = response.headers.get("content-type", "")
+        assert content_type.startswith("application/json"), (
+            f"expected a JSON error, got Content-Type {content_type!r}: {describe(response)}"
+        )
+        body = json_body(response)
+        assert isinstance(body, dict), f"expected a JSON object, got {describe(response)}"
+        assert "detail" in body, f"expected a `detail` key, got {describe(response)}"
+        assert "Traceback" not in response.text, f"expected no traceback, got {describe(response)}"
 
 
 def record_variant(request: pytest.FixtureRequest, variant: str) -> None:

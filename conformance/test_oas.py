@@ -149,7 +149,10 @@ def _differences(left: Any, right: Any, where: str = "") -> Iterator[str]:
 async def test_equals_canonical(client: httpx.AsyncClient) -> None:
     mine = normalize(await _document(client))
     differences = list(_differences(mine, normalize(canonical())))
-    assert not differences, "\n".join(differences[:25])
+    assert not differences, (
+        f"expected the canonical document, got {len(differences)} difference(s): "
+        + "; ".join(differences[:25])
+    )
 
 
 Send = Callable[[Target, httpx.AsyncClient], Awaitable[httpx.Response]]
@@ -197,7 +200,10 @@ async def test_observed_status_documented(
         assert response.status_code == status, response.text
     for name, document in (("canonical", canonical()), ("target", await _document(client))):
         responses = document["paths"][path][method]["responses"]
-        assert str(status) in responses, f"{status} not documented in the {name} document"
+        assert str(status) in responses, (
+            f"expected {status} documented for {method.upper()} {path} in the {name} document, "
+            f"got only {', '.join(sorted(responses))}"
+        )
         content = _inline(document, responses[str(status)]).get("content", {})
         assert "schema" in content.get("application/json", {}), (name, status)
 
@@ -234,7 +240,9 @@ async def test_docs_page_is_local(client: httpx.AsyncClient) -> None:
     assert "/openapi.json" in response.text
     own_host = urlsplit(str(response.url)).netloc
     for url in re.findall(r"""(?:https?:)?//[^\s"'<>)]+""", response.text):
-        assert urlsplit(url).netloc == own_host, f"/docs refers to another host: {url}"
+        assert urlsplit(url).netloc == own_host, (
+            f"expected /docs to load its assets from the target, got {url}"
+        )
     assert any(urlsplit(asset).path.endswith(".js") for asset in assets)
     assert any(urlsplit(asset).path.endswith(".css") for asset in assets)
 
@@ -250,11 +258,15 @@ async def test_docs_assets_served(client: httpx.AsyncClient) -> None:
     assert assets
     for asset in assets:
         url = urljoin(str(response.url), asset)
+        # "Served here": an asset on another host is not fetched (no network is needed).
+        assert urlsplit(url).netloc == urlsplit(str(response.url)).netloc, (
+            f"expected {asset} served by the target, got a reference to another host"
+        )
         served = await client.get(url)
-        assert served.status_code == 200, url
-        assert served.content, url
+        assert served.status_code == 200, f"expected 200 for {url}, got {served.status_code}"
+        assert served.content, f"expected content at {url}, got an empty body"
         kind = served.headers.get("content-type", "")
         if urlsplit(url).path.endswith(".js"):
-            assert "javascript" in kind, (url, kind)
+            assert "javascript" in kind, f"expected a JavaScript type for {url}, got {kind!r}"
         elif urlsplit(url).path.endswith(".css"):
-            assert kind.startswith("text/css"), (url, kind)
+            assert kind.startswith("text/css"), f"expected text/css for {url}, got {kind!r}"

@@ -37,7 +37,7 @@ from conformance.differential import (
     run_differential,
     tokens,
 )
-from conformance.report import Report, cell_of
+from conformance.report import Report, cell_of, rule_groups
 from conformance.runner import SUITE_COLUMN, Case, Collector, SuiteRun, TargetSpec
 from conformance.servers import LIVE_SECRET_KEY, free_port, serve
 from core.errors import InvalidToken
@@ -101,6 +101,12 @@ def test_suite_level():
 @TARGETS
 def test_unmarked(target_name):
     pass
+
+@TARGETS
+@check("CHK-006", MUST, "CONTRACT H1; POST /token (x, y)", "blocked on beta")
+def test_blocked(target_name):
+    if target_name == "beta":
+        pytest.skip("blocked: needs a token from /token: johndoe got 400")
 """
 
 
@@ -154,9 +160,11 @@ def test_collector_maps_items_to_check_target_and_variant(
         ("CHK-005", SUITE_COLUMN, ""): "passed",
         ("test_synthetic.py::test_unmarked", "alpha", ""): "passed",
         ("test_synthetic.py::test_unmarked", "beta", ""): "passed",
+        ("CHK-006", "alpha", ""): "passed",
+        ("CHK-006", "beta", ""): "blocked",
     }
     # Progress callbacks: every item once when collected, once when finished.
-    assert len(collected) == len(finished) == len(collector.cases) == 15
+    assert len(collected) == len(finished) == len(collector.cases) == 17
     assert collector.errors == []
 
 
@@ -166,13 +174,15 @@ def test_collector_keeps_messages_levels_and_properties(
     collector, _, _ = synthetic
     cases = {(c.check.id, c.target, c.variant): c for c in collector.cases.values()}
     broken = cases["CHK-002", "beta", "two"]
-    assert broken.message.startswith("AssertionError: beta two is broken")
+    assert broken.message.startswith("beta two is broken")
     assert broken.properties == [("variant", "beta:two")]
     assert broken.check == Check("CHK-002", MUST, "rule two", "fails on beta, case two")
-    assert cases["CHK-010", "alpha", ""].message == "assert 403 == 401"
+    assert cases["CHK-010", "alpha", ""].message == "403 == 401"
     assert cases["CHK-010", "alpha", ""].check.level == SHOULD
     assert cases["CHK-003", "beta", ""].message == "not for beta"
     assert cases["CHK-004", "beta", ""].message == "[setup] RuntimeError: fixture broke"
+    # A blocked case names what blocked it, without the marker prefix.
+    assert cases["CHK-006", "beta", ""].message == "needs a token from /token: johndoe got 400"
     unmarked = cases["test_synthetic.py::test_unmarked", "alpha", ""].check
     assert (unmarked.level, unmarked.rule) == (MUST, "(no @check marker)")
 
@@ -224,6 +234,8 @@ def test_cell_rules() -> None:
     assert cell_of([case("passed"), case("failed"), case("skipped")]) == "fail"
     assert cell_of([case("skipped"), case("not run")]) == "skip"
     assert cell_of([]) == "skip"
+    assert cell_of([case("passed"), case("blocked")]) == "blocked"
+    assert cell_of([case("failed"), case("blocked")]) == "fail"
 
 
 def test_report_matrix_summary_and_exit_code(
@@ -235,19 +247,23 @@ def test_report_matrix_summary_and_exit_code(
     ids = [check.id for check in report.checks]
     # Natural order by family and number; the unmarked test is its own row.
     assert ids[:5] == ["CHK-001", "CHK-002", "CHK-003", "CHK-004", "CHK-005"]
-    assert ids[5] == "CHK-010"
+    assert ids[5:7] == ["CHK-006", "CHK-010"]
     assert report.cell("CHK-002", "alpha") == "pass"
     assert report.cell("CHK-002", "beta") == "fail"
     assert report.cell("CHK-003", "beta") == "skip"
     assert report.cell("CHK-005", "alpha") == "skip"
+    assert report.cell("CHK-006", "beta") == "blocked"
     alpha, beta = report.summary("alpha"), report.summary("beta")
+    # Counted in checks; a check with no case on a column (CHK-005) is not counted there.
     assert (alpha.must_passed, alpha.must_failed, alpha.should_failed, alpha.skipped) == (
-        5,
+        6,
         0,
         1,
-        1,
+        0,
     )
-    assert (beta.must_passed, beta.must_failed, beta.should_passed, beta.skipped) == (2, 2, 1, 2)
+    assert (beta.must_passed, beta.must_failed, beta.should_passed, beta.skipped) == (2, 2, 1, 1)
+    assert (beta.blocked, beta.checks) == (1, 7)
+    assert beta.cases == {"passed": 4, "failed": 2, "skipped": 1, "blocked": 1}
     assert report.exit_code == 1
 
     json_path, md_path = report.write(tmp_path / "reports")
@@ -258,20 +274,46 @@ def test_report_matrix_summary_and_exit_code(
         "must_failed": 2,
         "should_passed": 1,
         "should_failed": 0,
-        "skipped": 2,
+        "skipped": 1,
+        "blocked": 1,
+        "cases": {"passed": 4, "failed": 2, "skipped": 1, "blocked": 1},
     }
     chk2 = next(check for check in data["checks"] if check["id"] == "CHK-002")
     assert chk2["results"]["beta"]["outcome"] == "fail"
     assert [case["variant"] for case in chk2["results"]["beta"]["cases"]] == ["one", "two"]
     assert chk2["results"]["beta"]["cases"][1]["properties"] == {"variant": "beta:two"}
     assert {f["check"] for f in data["failures"]} == {"CHK-002", "CHK-004", "CHK-010"}
+    chk6 = next(check for check in data["checks"] if check["id"] == "CHK-006")
+    assert chk6["rules"] == ["H1", "POST /token"]
+    assert chk6["results"]["beta"]["outcome"] == "blocked"
+    assert {
+        "check": "CHK-006",
+        "target": "beta",
+        "outcome": "blocked",
+        "reason": "needs a token from /token: johndoe got 400",
+        "cases": 1,
+    } in data["skipped"]
+    assert {"check": "CHK-003", "target": "beta", "outcome": "skip", "reason": "not for beta",
+            "cases": 1} in data["skipped"]  # fmt: skip
+    h1 = next(rule for rule in data["rules"] if rule["rule"] == "H1")
+    assert h1["checks"] == ["CHK-006"]
+    assert h1["results"]["alpha"]["outcome"] == "pass"
+    assert h1["results"]["beta"] == {
+        "outcome": "blocked", "passed": 0, "failed": 0, "skipped": 0, "blocked": 1,
+        "failed_checks": [],
+    }  # fmt: skip
+    # The rule groups run in CONTRACT.md's order: the tutorial's sections, then H, then S.
+    order = [rule["rule"] for rule in data["rules"]]
+    assert order.index("POST /token") < order.index("H1")
     assert set(data["versions"]) >= {"python", "fastapi", "litestar", "starlette"}
     assert data["differential"] is None
 
     markdown = md_path.read_text()
     assert "| check | level | title | alpha | beta | (suite) |" in markdown
+    assert "## Results per rule" in markdown
+    assert "- ⊘ CHK-006 on **beta** [1 cases]: needs a token from /token" in markdown
     assert "| CHK-002 | MUST | fails on beta, case two | ✓ | ✗ | – |" in markdown  # noqa: RUF001
-    assert "- CHK-002 (MUST) on **beta** `[two]`: `AssertionError: beta two is broken" in markdown
+    assert "- CHK-002 (MUST) on **beta** `[two]`: `beta two is broken" in markdown
 
 
 def test_should_failures_alone_exit_zero(
@@ -306,9 +348,50 @@ def test_rich_matrix_and_failure_lines(
     lines = text.splitlines()
     row = next(line for line in lines if "CHK-002" in line and "│" in line)
     assert [cell.strip() for cell in row.split("│")[4:7]] == ["✓", "✗", "–"]  # noqa: RUF001
-    assert "alpha: MUST 5 passed, 0 failed · SHOULD 0 passed, 1 failed · 1 skipped" in text
-    assert "✗ CHK-002 MUST on beta [two]: AssertionError: beta two is broken" in text
-    assert all(len(line) <= 100 for line in lines)
+    assert "alpha: 7 checks [8 cases]: MUST 6 passed, 0 failed · SHOULD 0 passed, 1 failed" in (
+        text.replace("\n", " ")
+    )
+    # Each failing check once, with how many of its cases fail.
+    assert "✗ CHK-002 MUST on beta [two] (1 of 2 cases fail): beta two is broken" in text
+    assert text.count("CHK-002 MUST on beta") == 1
+    # Only the rows that matter: CHK-001 passes everywhere alike, so it is not in the terminal.
+    assert not any("CHK-001" in line and "│" in line for line in lines)
+    assert "⊘ 1 [1] needs a token from /token: johndoe got 400: CHK-006" in text
+    assert "– 1 [1] not for beta: CHK-003" in text  # noqa: RUF001
+    assert any("H1" in line and "⊘ 1/1" in line for line in lines)
+
+
+def test_terminal_at_80_columns_leads_with_what_matters(
+    synthetic: tuple[Collector, list[Case], list[Case]],
+) -> None:
+    collector, _, _ = synthetic
+    console = Console(record=True, width=80, color_system=None)
+    Report(_run_of(collector)).render(console)
+    lines = console.export_text().splitlines()
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    assert "Results per CONTRACT.md rule" in "\n".join(lines)
+    # Failures come before the skipped and blocked ones.
+    text = "\n".join(lines)
+    assert text.index("Failures: 3 checks [3 cases]") < text.index("Skipped and blocked")
+
+
+@pytest.mark.parametrize(
+    ("rule", "groups"),
+    [
+        ("CONTRACT H2; POST /token 400 (names and passwords are compared exactly)",
+         ["H2", "POST /token"]),
+        ("CONTRACT Authentication 2 (scope, where present) and 3", ["Authentication"]),
+        ("CONTRACT H7, H8, H14", ["H7", "H8", "H14"]),
+        ("CONTRACT POST /token Body (multipart: CRLF line ends)", ["POST /token body"]),
+        ("CONTRACT H13, Settings (user cache)", ["H13", "Settings"]),
+        ("CONTRACT (framework-dependent points: HEAD)", ["Framework-dependent points"]),
+        ("RFC 7519 §4.1.5; RFC 8725 §3.10", ["RFCs beyond the contract"]),
+        ("CONTRACT GET /users/me/", ["Endpoints"]),
+        ("CONTRACT S3", ["S3"]),
+    ],
+)  # fmt: skip
+def test_rule_groups(rule: str, groups: list[str]) -> None:
+    assert rule_groups(rule) == groups
 
 
 # --- differential mode ----------------------------------------------------------------------
@@ -543,6 +626,7 @@ def test_cli_in_process_good_and_broken_side_by_side(tmp_path: Path) -> None:
     assert "not-found" in {f["probe"] for f in data["differential"]["findings"]}
     assert "Conformance (tutorial profile)" in result.stdout
     assert "✗ ROUTE-005 MUST on bad" in result.stdout
+    assert result.stdout.count("ROUTE-005 MUST on bad") == 1  # each failure printed once
     assert "FAIL:" in result.stdout
     assert (tmp_path / "conformance.md").read_text().startswith("# Conformance report")
 
@@ -575,6 +659,61 @@ def _uvicorn_factory(factory: str, data_dir: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_help_shows_the_default_key(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert LIVE_SECRET_KEY in " ".join(capsys.readouterr().out.split())
+
+
+def test_named_targets_write_their_own_report_folder() -> None:
+    default = cli.parse_args([])
+    assert cli.report_dir(default) == ROOT / "reports"
+    named = cli.parse_args(["--target", "mine=http://127.0.0.1:1", "--target", "b/2=http://x"])
+    assert cli.report_dir(named) == ROOT / "reports" / "mine+b_2"
+    built = cli.parse_args(["--app-factory", "v=m:f"])
+    assert cli.report_dir(built) == ROOT / "reports" / "v"
+    chosen = cli.parse_args(["--target", "mine=http://x", "--report-dir", "elsewhere"])
+    assert cli.report_dir(chosen) == Path("elsewhere")
+
+
+def test_a_stopped_server_is_one_line_and_a_quick_failure(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    started = time.monotonic()
+    result = _conformance("--target", f"gone={url}", "--report-dir", str(tmp_path), timeout=60)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert elapsed < 15, elapsed  # the interpreter's start-up included
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    assert lines[0].startswith(f"gone: cannot reach {url}"), lines
+    assert "ConnectError" in lines[0]
+    assert lines[-1] == "FAIL: no target could be reached"
+    assert len(lines) == 2, lines
+    assert not (tmp_path / "conformance.json").exists()
+
+
+@pytest.mark.live
+def test_cli_with_the_wrong_key_says_so_first_and_skips(tmp_path: Path) -> None:
+    with serve("fastapi") as server:
+        result = _conformance(
+            *("--target", f"x={server.url}", "--family", "TOK", "--family", "SCOPE"),
+            *("--secret-key", "not-the-key-the-server-runs-with-0123456789"),
+            *("--report-dir", str(tmp_path)),
+        )
+    first = result.stdout.splitlines()[0]
+    assert first == (
+        "tokens from x are not signed with the key given by --secret-key; the checks that "
+        "forge tokens or verify signatures are skipped: pass the key the server runs with"
+    ), result.stdout
+    data = json.loads((tmp_path / "conformance.json").read_text())
+    outcome = {check["id"]: check["results"]["x"]["outcome"] for check in data["checks"]}
+    assert outcome["TOK-003"] == "skip"  # it verifies the signature with the key
+    assert [c for c, o in outcome.items() if o == "fail"] == []
+    # What /token grants is read from the token without the key: judged all the same.
+    assert outcome["TOK-001"] == outcome["SCOPE-001"] == outcome["TOK-004"] == "pass"
+    assert data["setup"]["x"]["key_problem"].startswith("key: tokens from x are not signed")
+    assert result.returncode == 1
 
 
 @pytest.mark.live

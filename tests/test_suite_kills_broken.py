@@ -279,12 +279,52 @@ def no_cache_control_on_token(settings: Settings | None = None) -> ASGIApp:
     return Rewrite(create_app(settings), response=edit)
 
 
+def _without_body_field(settings: Settings | None, name: str) -> ASGIApp:
+    """The contract's /token 200 body less one field: only the check about it may fail."""
+
+    def edit(scope: Scope, _: bytes, status: int, headers: Headers, body: bytes) -> Any:
+        if not _is_token_request(scope) or status != 200:
+            return status, headers, body
+        document = json.loads(body)
+        del document[name]
+        return status, headers, json.dumps(document).encode()
+
+    return Rewrite(create_app(settings), response=edit)
+
+
+def no_scope_in_body(settings: Settings | None = None) -> ASGIApp:
+    return _without_body_field(settings, "scope")
+
+
+def no_expires_in(settings: Settings | None = None) -> ASGIApp:
+    return _without_body_field(settings, "expires_in")
+
+
+def _with_settings(settings: Settings | None, **changes: Any) -> ASGIApp:
+    assert settings is not None
+    return create_app(settings.model_copy(update=changes))
+
+
+def hour_long_tokens(settings: Settings | None = None) -> ASGIApp:
+    """Tokens of 60 minutes, expires_in 3600: consistent, but not the contract's 30."""
+    return _with_settings(settings, access_token_expire_minutes=60)
+
+
+def another_key(settings: Settings | None = None) -> ASGIApp:
+    """Runs with a key other than the one the suite configured, as a server started with
+    another ARENA_SECRET_KEY than --secret-key says: the key checks skip, nothing fails."""
+    return _with_settings(settings, secret_key=SecretStr("another-key-" + "0123456789" * 4))
+
+
 @dataclass(frozen=True, slots=True)
 class Variant:
     factory: Callable[..., ASGIApp]
     #: The check families covering the contract area the variant breaks.
     families: tuple[str, ...]
     breaks: str
+    #: Where set: the MUST checks that must fail, and only these (every other check of the
+    #: run ends as it does on the intact implementation), among all the run's families.
+    exactly: frozenset[str] | None = None
 
 
 VARIANTS: dict[str, Variant] = {
@@ -312,7 +352,21 @@ VARIANTS: dict[str, Variant] = {
     "no-cache-control-on-token": Variant(
         no_cache_control_on_token, ("TOK",), "no Cache-Control: no-store on /token"
     ),
-}
+    "no-scope-in-body": Variant(
+        no_scope_in_body, ("TOK", "SCOPE"), "no `scope` in the /token body",
+        exactly=frozenset({"TOK-001"}),
+    ),
+    "no-expires-in": Variant(
+        no_expires_in, ("TOK", "SCOPE"), "no `expires_in` in the /token body",
+        exactly=frozenset({"TOK-001"}),
+    ),
+    "hour-long-tokens": Variant(
+        hour_long_tokens, ("TOK", "SCOPE"), "tokens of 60 minutes (expires_in 3600)",
+        exactly=frozenset({"TOK-001", "TOK-004"}),
+    ),
+}  # fmt: skip
+#: Not broken: run with another key than the suite's. Its key checks skip, none fails.
+OTHER_KEY = "another-key"
 INTACT = "intact"
 
 
@@ -349,7 +403,8 @@ def _command(families: tuple[str, ...], names: list[str], report_dir: Path) -> l
     command = [sys.executable, "-m", "conformance", "--no-diff", "--report-dir", str(report_dir)]
     command += ["--app-factory", f"{INTACT}=impl_fastapi.app:create_app"]
     for name in names:
-        command += ["--app-factory", f"{name}={__name__}:{VARIANTS[name].factory.__name__}"]
+        factory = another_key if name == OTHER_KEY else VARIANTS[name].factory
+        command += ["--app-factory", f"{name}={__name__}:{factory.__name__}"]
     for family in families:
         command += ["--family", family]
     return command
@@ -368,11 +423,15 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GroupRun]:
     groups: dict[bool, list[str]] = {}
     for name, variant in VARIANTS.items():
         groups.setdefault(bool(HEAVY_FAMILIES & set(variant.families)), []).append(name)
+    # The other key beside the TOK and SCOPE variants: those read what /token answers.
+    groups[False].append(OTHER_KEY)
     env = {key: value for key, value in os.environ.items() if not key.startswith("ARENA_")}
     env["COLUMNS"] = "160"
     started: list[tuple[tuple[str, ...], list[str], Path, subprocess.Popen[str]]] = []
     for names in groups.values():
-        families = tuple(sorted({f for name in names for f in VARIANTS[name].families}))
+        families = tuple(
+            sorted({f for name in names if name in VARIANTS for f in VARIANTS[name].families})
+        )
         report_dir = tmp_path_factory.mktemp("kill-" + "-".join(families).lower())
         process = subprocess.Popen(  # noqa: S603 (our interpreter, fixed arguments)
             _command(families, names, report_dir),
@@ -385,7 +444,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, GroupRun]:
         started.append((families, names, report_dir, process))
     result: dict[str, GroupRun] = {}
     for families, names, report_dir, process in started:
-        output, _ = process.communicate(timeout=240)
+        output, _ = process.communicate(timeout=420)  # the machine may be shared
         report_path = report_dir / "conformance.json"
         assert report_path.exists(), output
         run = GroupRun(families, process.returncode, output, json.loads(report_path.read_text()))
@@ -405,6 +464,55 @@ def test_broken_variant_fails_the_suite(runs: dict[str, GroupRun], name: str) ->
     )
     # The runner's verdict follows: a MUST failure on any target is a non-zero exit.
     assert run.returncode == 1, run.output[-3000:]
+
+
+@pytest.mark.parametrize("name", [n for n, v in VARIANTS.items() if v.exactly is not None])
+def test_one_difference_fails_exactly_its_checks(runs: dict[str, GroupRun], name: str) -> None:
+    """One field or one setting apart from the contract: the checks about it fail, every other
+    check of the run ends as on the intact implementation (no KeyError cascading elsewhere)."""
+    run, variant = runs[name], VARIANTS[name]
+    assert variant.exactly is not None
+    assert set(run.failed_checks(name)) == variant.exactly, run.output[-3000:]
+    assert run.failed_checks(name, "SHOULD") == []
+    for check in run.report["checks"]:
+        if check["id"] in variant.exactly:
+            continue
+        ours = check["results"][name]["outcome"]
+        assert ours == check["results"][INTACT]["outcome"], (check["id"], check["results"][name])
+    failures = [f for f in run.report["failures"] if f["target"] == name]
+    assert failures
+    for failure in failures:
+        assert "KeyError" not in failure["message"], failure
+        assert "expected" in failure["message"], failure
+
+
+def test_another_key_skips_the_key_checks_and_fails_none(runs: dict[str, GroupRun]) -> None:
+    run = runs[OTHER_KEY]
+    problem = run.report["setup"][OTHER_KEY]["key_problem"]
+    assert problem == (
+        f"key: tokens from {OTHER_KEY} are not signed with the key the suite configured it with"
+    )
+    # Said at the start, before the checks, in one line.
+    first_lines = run.output.splitlines()[:4]
+    assert any("not signed with the key" in line for line in first_lines), first_lines
+    assert run.failed_checks(OTHER_KEY) == [], run.output[-3000:]
+    skipped = [
+        check["id"]
+        for check in run.report["checks"]
+        if check["results"][OTHER_KEY]["outcome"] == "skip"
+        and check["results"][INTACT]["outcome"] == "pass"
+    ]
+    # TOK-003 verifies the signature, ROUTE-001 presents a token the suite minted.
+    assert {"TOK-003", "ROUTE-001", "ROUTE-002", "ROUTE-003"} <= set(skipped), skipped
+    for check in run.report["checks"]:
+        for case in check["results"][OTHER_KEY]["cases"]:
+            if case["outcome"] == "skipped" and check["results"][INTACT]["outcome"] == "pass":
+                assert case["message"] == problem, (check["id"], case)
+    # Checks that only read what /token answers run without the key.
+    outcome = {c["id"]: c["results"][OTHER_KEY]["outcome"] for c in run.report["checks"]}
+    for check_id in ("TOK-001", "TOK-004", "TOK-005", "TOK-016", "SCOPE-001", "SCOPE-008"):
+        assert outcome[check_id] == "pass", check_id
+    assert run.report["exit_code"] == 1
 
 
 def test_intact_implementation_passes_beside_them(runs: dict[str, GroupRun]) -> None:
