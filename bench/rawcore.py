@@ -83,12 +83,8 @@ class RawCore:
         authorization = [
             value.decode("latin-1") for name, value in scope["headers"] if name == b"authorization"
         ]
-        raw_query = scope["query_string"]
-        query = (
-            [name for name, _ in parse_qsl(raw_query.decode("latin-1"), True)] if raw_query else ()
-        )
         user = await self.arena.authenticate(
-            Credentials.of(authorization, query), required, active=active
+            Credentials.of(authorization, scope["query_string"]), required, active=active
         )
         return 200, json_bytes(await self._read(path, user)), []
 

@@ -1,6 +1,6 @@
 """What a request presents to a protected route, as raw as the adapter can give it.
 
-Adapters hand over every Authorization header value and the query's parameter names; which of
+Adapters hand over every Authorization header value and the raw query string; which of
 that counts as a bearer token, and what is malformed, is the profile's call (the tutorial
 profile reads the first header as FastAPI does; the strict profile of RFC 6750 will also refuse
 two headers or a token in the query), so adapters never change when a profile does.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import NamedTuple
+from urllib.parse import parse_qsl
 
 
 class Credentials(NamedTuple):
@@ -17,12 +18,20 @@ class Credentials(NamedTuple):
     # __init__ costs several times a tuple's.
     #: Every Authorization header value, in the order received.
     authorization: tuple[str, ...] = ()
-    #: The names of the query parameters.
-    query: frozenset[str] = frozenset()
+    #: The query string as received (ASGI's `query_string`): parsed only by a profile that
+    #: reads it (`query`), not on every request.
+    query_string: bytes = b""
 
     @classmethod
-    def of(cls, authorization: Iterable[str], query: Iterable[str] = ()) -> Credentials:
-        return cls(tuple(authorization), frozenset(query))
+    def of(cls, authorization: Iterable[str], query_string: bytes | str = b"") -> Credentials:
+        raw = query_string.encode("latin-1") if isinstance(query_string, str) else query_string
+        return cls(tuple(authorization), raw)
+
+    @property
+    def query(self) -> frozenset[str]:
+        """The names of the query parameters."""
+        pairs = parse_qsl(self.query_string.decode("latin-1"), keep_blank_values=True)
+        return frozenset(name for name, _ in pairs)
 
 
 def bearer_token(authorization: str | None) -> str | None:

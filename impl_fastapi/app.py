@@ -33,7 +33,9 @@ class BearerCredentials(OAuth2PasswordBearer):
     call, so it hands over the raw credentials instead of a token."""
 
     async def __call__(self, request: Request) -> Credentials:  # type: ignore[override]
-        return Credentials.of(request.headers.getlist("Authorization"), request.query_params)
+        return Credentials.of(
+            request.headers.getlist("Authorization"), request.scope["query_string"]
+        )
 
 
 oauth2_scheme = BearerCredentials(

@@ -71,7 +71,8 @@ def protected(path: str, *chain: list[str], active: bool) -> dict[str, Any]:
 # compare: workaround: not OAuth2PasswordBearerAuth: it decodes the JWT itself, not the core
 async def provide_user(request: Request[Any, Any, Any], arena: NamedDependency[Arena]) -> User:
     opt = request.route_handler.opt
-    credentials = Credentials.of(request.headers.getall("Authorization", []), request.query_params)
+    authorization = request.headers.getall("Authorization", [])
+    credentials = Credentials.of(authorization, request.scope["query_string"])
     user = await arena.authenticate(credentials, opt["scopes"])
     return arena.require_active(user) if opt["active"] else user
 

@@ -53,7 +53,7 @@ def requires_scopes(*required: str, active: bool = False) -> Callable[[UserEndpo
         async def guarded(request: Request) -> Response:
             arena = arena_of(request)
             credentials = Credentials.of(
-                request.headers.getlist("Authorization"), request.query_params
+                request.headers.getlist("Authorization"), request.scope["query_string"]
             )
             user = await arena.authenticate(credentials, required, active=active)
             return await endpoint(request, user)

@@ -364,7 +364,7 @@ def test_arena_reads_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: 
         pytest.param(Credentials.of(["Basic abc", "Bearer {token}"]), NotAuthenticated, id="2nd"),
         pytest.param(Credentials.of(["Bearer {token}", "Basic abc"]), None, id="first"),
         # A token in the query is not read by the tutorial profile.
-        pytest.param(Credentials.of([], ["access_token"]), NotAuthenticated, id="query-only"),
+        pytest.param(Credentials.of([], "access_token=x"), NotAuthenticated, id="query-only"),
     ],
 )
 async def test_authenticate_reads_credentials_through_the_profile(
@@ -373,7 +373,7 @@ async def test_authenticate_reads_credentials_through_the_profile(
     body = await arena.login(TokenRequest("bob", "bob-password", "me"))
     filled = Credentials(
         tuple(value.format(token=body["access_token"]) for value in credentials.authorization),
-        credentials.query,
+        credentials.query_string,
     )
     if outcome is None:
         user = await arena.authenticate(filled, ("me",))
