@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
+import msgspec
+
 from bench.baseline import ITEMS_PATH, ME_PATH, STATUS_PATH, json_bytes, send_body
 from core import errors, scopes
 from core.credentials import Credentials
@@ -27,6 +29,9 @@ GUARDS: dict[str, tuple[tuple[str, ...], bool]] = {
     ITEMS_PATH: (scopes.chain([scopes.ITEMS], [scopes.ME]), True),
 }
 _CONTENT_TYPE = b"content-type"
+#: The answer's JSON is not the core's work: encoded with the fastest encoder at hand (msgspec,
+#: which Litestar uses), so that what raw-core adds to raw-asgi is the auth work itself.
+_ENCODE = msgspec.json.Encoder().encode
 _HEADERS = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in TOKEN_HEADERS.items()]
 
 
@@ -86,7 +91,7 @@ class RawCore:
         user = await self.arena.authenticate(
             Credentials.of(authorization, scope["query_string"]), required, active=active
         )
-        return 200, json_bytes(await self._read(path, user)), []
+        return 200, _ENCODE(await self._read(path, user)), []
 
     async def _read(self, path: str, user: User) -> Any:
         if path == ITEMS_PATH:
