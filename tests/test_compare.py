@@ -33,8 +33,11 @@ def fixture(name: str) -> dict[str, Any]:
 
 
 def copy_fixtures(directory: Path) -> Path:
-    """A copy of the fixtures as a reports directory (copied now: newer than the code)."""
-    shutil.copytree(FIXTURES, directory, ignore=shutil.ignore_patterns("*.py"))
+    """A copy of the fixtures as a reports directory (copied now: newer than the code; plain
+    copies, because copytree's default keeps the fixtures' own modification times)."""
+    shutil.copytree(
+        FIXTURES, directory, ignore=shutil.ignore_patterns("*.py"), copy_function=shutil.copy
+    )
     return directory
 
 
