@@ -11,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -872,28 +873,53 @@ async def test_start_with_demo_users_on_a_store_of_other_users(
 # scopes-arena serve, for real: what it says at start, and Ctrl-C
 
 
-def _serve_until_ready(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+class Served:
+    """A `scopes-arena serve` process and everything it writes to stderr (read by a thread, so
+    that the test can wait for what the server says before it interrupts it)."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        with self.process.stderr:
+            for raw in self.process.stderr:
+                self.lines.append(raw.decode(errors="replace"))
+
+    def said(self, text: str) -> int:
+        return sum(text in line for line in self.lines)
+
+
+def _serve_until_ready(args: list[str], env: dict[str, str], port: int, workers: int = 1) -> Served:
     # A session of its own: SIGINT goes to the whole group, as a terminal's Ctrl-C does.
     process = subprocess.Popen(  # noqa: S603 (our own console script)
         [str(Path(sys.executable).with_name("scopes-arena")), *args, "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
+    served = Served(process)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 200:
-                return process
-        except httpx.TransportError:
-            time.sleep(0.1)
+        assert process.poll() is None, "".join(served.lines)
+        # Every worker up (a Ctrl-C while a worker is still importing is another matter).
+        if served.said("Application startup complete") >= workers:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 200:
+                    return served
+            except httpx.TransportError:
+                pass
+        time.sleep(0.1)
     process.kill()
-    raise AssertionError(f"not ready: {process.communicate()}")
+    raise AssertionError(f"not ready: {''.join(served.lines)}")
 
 
-def _interrupt(process: subprocess.Popen[bytes]) -> tuple[int, str]:
-    os.killpg(process.pid, signal.SIGINT)
-    _, err = process.communicate(timeout=30)
-    return process.returncode, err.decode()
+def _interrupt(served: Served) -> tuple[int, str]:
+    os.killpg(served.process.pid, signal.SIGINT)
+    served.process.wait(timeout=30)
+    served._reader.join(timeout=10)
+    return served.process.returncode, "".join(served.lines)
 
 
 def _serve_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -907,7 +933,10 @@ def test_serve_says_the_store_is_empty_and_ends_quietly_on_ctrl_c(
     tmp_path: Path, workers: int
 ) -> None:
     process = _serve_until_ready(
-        ["serve", "starlette", "--workers", str(workers)], _serve_env(tmp_path), free_port()
+        ["serve", "starlette", "--workers", str(workers)],
+        _serve_env(tmp_path),
+        free_port(),
+        workers=workers,
     )
     code, err = _interrupt(process)
     assert code == 0, err
