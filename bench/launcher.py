@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from conformance.servers import free_port
+from conformance.servers import free_port, stop
 
 
 def taskset_prefix(cpus: str | None) -> list[str]:
@@ -108,7 +108,7 @@ def launch(
                 server.memory_at_ready_kib = server.memory()
                 yield server
             finally:
-                _stop(process)
+                stop(process)
 
 
 def _wait_ready(
@@ -126,15 +126,6 @@ def _wait_ready(
             # Polling finely: the cold start is measured to about this resolution.
             time.sleep(0.01)
     raise ServerFailed(f"{url} did not answer {status} within {timeout}s:\n{log.read_text()}")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def run_pinned(command: Sequence[str], cpus: str | None) -> list[str]:

@@ -19,6 +19,8 @@ from typing import Any
 
 import httpx
 
+from bench.wrk import Counted
+
 LOGIN_FORM = {"username": "johndoe", "password": "secret", "scope": "me items"}
 #: A status for a login that got no HTTP answer at all (timeout, connection error).
 NO_ANSWER = 0
@@ -42,11 +44,8 @@ class LoginRun:
     #: Latency of the successful logins completed in the window, ms (empty if none).
     latency_ms: dict[str, float]
 
-    def count(self, *codes: int) -> int:
-        return sum(n for code, n in self.statuses.items() if code in codes)
-
-    def rate(self, *codes: int) -> float:
-        return self.count(*codes) / self.duration_s if self.duration_s else 0.0
+    count = Counted.count
+    rate = Counted.rate
 
     def as_dict(self) -> dict[str, Any]:
         return {

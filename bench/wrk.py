@@ -123,6 +123,20 @@ def command(
     ]  # fmt: skip
 
 
+class Counted:
+    """Counting answers by status over a run (`statuses`, `duration_s`): wrk's and the logins'."""
+
+    statuses: dict[int, int]
+    duration_s: float
+
+    def count(self, *codes: int) -> int:
+        return sum(n for code, n in self.statuses.items() if code in codes)
+
+    def rate(self, *codes: int) -> float:
+        """Responses per second with one of these statuses (needs counted statuses)."""
+        return self.count(*codes) / self.duration_s if self.duration_s else 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class WrkRun:
     """One wrk run, as wrk reported it."""
@@ -139,12 +153,8 @@ class WrkRun:
     #: Every response's status, when the script counted them (else empty).
     statuses: dict[int, int] = field(default_factory=dict)
 
-    def count(self, *codes: int) -> int:
-        return sum(n for code, n in self.statuses.items() if code in codes)
-
-    def rate(self, *codes: int) -> float:
-        """Responses per second with one of these statuses (needs counted statuses)."""
-        return self.count(*codes) / self.duration_s if self.duration_s else 0.0
+    count = Counted.count
+    rate = Counted.rate
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -93,12 +93,7 @@ def serve(
             _wait_ready(url + ready_path, process, timeout, data_dir / "server.log")
             yield Server(name=name, url=url, data_dir=data_dir, pid=process.pid)
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
             log.close()
 
 
@@ -118,3 +113,13 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float, log:
                 return
         time.sleep(0.1)
     raise RuntimeError(f"server at {url} not ready after {timeout}s:\n{log.read_text()}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a server, killing it if it has not gone within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
