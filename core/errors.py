@@ -14,6 +14,7 @@
     ├── NotFound / MethodNotAllowed  routing (H7)                               (404 / 405)
     ├── StoreUnavailable          the user store cannot be reached               (503)
     ├── LoginBusy                 more logins waiting than the queue admits (H11) (503)
+    ├── TooManyAttempts           too many failed logins in a window (H12)       (429)
     └── InternalError             anything unexpected                            (500)
 
 An adapter renders any of them with one handler: `profile.render(error)` (see profiles.py)
@@ -84,6 +85,15 @@ class StoreUnavailable(ArenaError):
 
 class LoginBusy(ArenaError):
     """The password-check queue is full (H11): answered at once, never queued."""
+
+
+class TooManyAttempts(ArenaError):
+    """Too many failed logins for one username or from one address (H12): refused before any
+    password check until the window passes."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"retry after {retry_after} s")
+        self.retry_after = retry_after
 
 
 class InternalError(ArenaError):

@@ -3,6 +3,7 @@ SQLite file itself and `open_store` URL parsing."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import sqlite3
 from collections.abc import AsyncIterator, Callable
@@ -19,6 +20,7 @@ from core.stores import (
     UserStore,
     open_store,
 )
+from core.stores.base import Attempts
 from core.stores.sqlite import SCHEMA_VERSION
 from core.users import DEMO_USERS, Item, UnknownUser, User, UserExists
 
@@ -371,3 +373,48 @@ async def test_a_file_newer_than_the_code_is_refused(tmp_path: Path) -> None:
     await store.close()
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION + 1,)
+
+
+# H12's counters: the same behaviour in every store.
+async def test_attempts_count_within_a_window_and_restart_after_it(store: UserStore) -> None:
+    keys = ["user:bob", "addr:10.0.0.1"]
+    assert await store.add_attempt(keys, 100.0, 60.0) == [Attempts(1, 100.0), Attempts(1, 100.0)]
+    assert await store.add_attempt(keys[:1], 130.0, 60.0) == [Attempts(2, 100.0)]
+    assert await store.add_attempt(keys, 159.5, 60.0) == [Attempts(3, 100.0), Attempts(2, 100.0)]
+    # At now - window the old window is over: a new one starts at `now`.
+    assert await store.add_attempt(keys, 160.0, 60.0) == [Attempts(1, 160.0), Attempts(1, 160.0)]
+
+
+async def test_remove_attempt_undoes_one_count_of_the_same_window_only(store: UserStore) -> None:
+    for now in (10.0, 11.0):
+        await store.add_attempt(["user:bob"], now, 60.0)
+    await store.remove_attempt(["user:bob", "user:nobody"], [10.0, 10.0])
+    assert await store.add_attempt(["user:bob"], 12.0, 60.0) == [Attempts(2, 10.0)]
+    # A window that has been replaced since is left alone.
+    await store.add_attempt(["user:bob"], 100.0, 60.0)
+    await store.remove_attempt(["user:bob"], [10.0])
+    assert await store.add_attempt(["user:bob"], 101.0, 60.0) == [Attempts(2, 100.0)]
+    # Never below zero.
+    for _ in range(4):
+        await store.remove_attempt(["user:bob"], [100.0])
+    assert await store.add_attempt(["user:bob"], 102.0, 60.0) == [Attempts(1, 100.0)]
+
+
+async def test_purge_attempts_deletes_old_windows(store: UserStore) -> None:
+    await store.add_attempt(["a"], 10.0, 60.0)
+    await store.add_attempt(["b"], 50.0, 60.0)
+    assert await store.purge_attempts(50.0) == 1
+    assert await store.add_attempt(["a", "b"], 51.0, 60.0) == [Attempts(1, 51.0), Attempts(2, 50.0)]
+
+
+async def test_attempts_are_atomic_across_connections(tmp_path: Path) -> None:
+    # Two stores on one file (two instances): every increment is counted once.
+    first, second = SQLiteStore(tmp_path / "s.db"), SQLiteStore(tmp_path / "s.db")
+    try:
+        results = await asyncio.gather(
+            *((first if n % 2 else second).add_attempt(["user:bob"], 1.0, 60.0) for n in range(40))
+        )
+        assert sorted(result[0].count for result in results) == list(range(1, 41))
+    finally:
+        await first.close()
+        await second.close()

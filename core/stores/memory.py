@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from core import usernames
+from core.stores.base import Attempts
 from core.users import DuplicateItem, Item, UnknownUser, User, UserExists
 
 
@@ -12,6 +14,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._users: dict[str, User] = {}
         self._items: dict[str, set[str]] = {}
+        self._attempts: dict[str, Attempts] = {}
 
     async def close(self) -> None:
         return None
@@ -69,3 +72,29 @@ class MemoryStore:
 
     async def is_empty(self) -> bool:
         return not self._users
+
+    # No await inside: each of these runs whole, which is what makes them atomic here.
+    async def add_attempt(self, keys: Sequence[str], now: float, window: float) -> list[Attempts]:
+        after = []
+        for key in keys:
+            old = self._attempts.get(key)
+            new = (
+                Attempts(1, now)
+                if old is None or old.window_start <= now - window
+                else Attempts(old.count + 1, old.window_start)
+            )
+            self._attempts[key] = new
+            after.append(new)
+        return after
+
+    async def remove_attempt(self, keys: Sequence[str], window_starts: Sequence[float]) -> None:
+        for key, start in zip(keys, window_starts, strict=True):
+            old = self._attempts.get(key)
+            if old is not None and old.window_start == start:
+                self._attempts[key] = Attempts(max(old.count - 1, 0), start)
+
+    async def purge_attempts(self, before: float) -> int:
+        stale = [key for key, value in self._attempts.items() if value.window_start < before]
+        for key in stale:
+            del self._attempts[key]
+        return len(stale)

@@ -14,7 +14,7 @@ import logging
 import os
 import sqlite3
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from core import usernames
 from core.errors import StoreUnavailable
+from core.stores.base import Attempts
 from core.users import DuplicateItem, Item, UnknownUser, User, UserExists
 
 T = TypeVar("T")
@@ -47,6 +48,14 @@ MIGRATIONS = (
     """,
     # H13: tokens issued before this second are refused.
     "ALTER TABLE users ADD COLUMN tokens_valid_after INTEGER NOT NULL DEFAULT 0;",
+    # H12: brute-force counters, one row per key (a username or a client address).
+    """
+    CREATE TABLE IF NOT EXISTS login_attempts (
+        key          TEXT PRIMARY KEY,
+        window_start REAL NOT NULL,
+        count        INTEGER NOT NULL
+    );
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 _SELECT_USER = (
@@ -268,3 +277,57 @@ class SQLiteStore:
     async def is_empty(self) -> bool:
         row = await self._run(lambda db: db.execute("SELECT 1 FROM users LIMIT 1").fetchone())
         return row is None
+
+    async def add_attempt(self, keys: Sequence[str], now: float, window: float) -> list[Attempts]:
+        def add(db: sqlite3.Connection) -> list[Attempts]:
+            # One transaction; the upsert is atomic per row, so concurrent processes each see
+            # their own increment.
+            with _transaction(db):
+                return [
+                    Attempts(int(count), float(start))
+                    for count, start in (
+                        db.execute(
+                            "INSERT INTO login_attempts (key, window_start, count) VALUES (?, ?, 1)"
+                            " ON CONFLICT(key) DO UPDATE SET"
+                            " count = CASE WHEN window_start <= ? THEN 1 ELSE count + 1 END,"
+                            " window_start = CASE WHEN window_start <= ? THEN ?"
+                            " ELSE window_start END"
+                            " RETURNING count, window_start",
+                            (key, now, now - window, now - window, now),
+                        ).fetchone()
+                        for key in keys
+                    )
+                ]
+
+        return await self._run(add)
+
+    async def remove_attempt(self, keys: Sequence[str], window_starts: Sequence[float]) -> None:
+        def remove(db: sqlite3.Connection) -> None:
+            with _transaction(db):
+                db.executemany(
+                    "UPDATE login_attempts SET count = MAX(count - 1, 0)"
+                    " WHERE key = ? AND window_start = ?",
+                    list(zip(keys, window_starts, strict=True)),
+                )
+
+        await self._run(remove)
+
+    async def purge_attempts(self, before: float) -> int:
+        return await self._run(
+            lambda db: (
+                db.execute("DELETE FROM login_attempts WHERE window_start < ?", (before,)).rowcount
+            )
+        )
+
+
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection) -> Iterator[None]:
+    """BEGIN IMMEDIATE ... COMMIT (the connection is in autocommit mode): the write lock is
+    taken at once, so two processes never interleave their read-modify-write."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
