@@ -90,7 +90,8 @@ def serve(
         process = subprocess.Popen(  # noqa: S603 (fixed argv, our own interpreter)
             command,
             env=env or server_env(data_dir, **(extra_env or {})),
-            stdout=log, stderr=subprocess.STDOUT
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
         try:
