@@ -238,9 +238,7 @@ async def test_forwarded_for(
     request: pytest.FixtureRequest, target: Target, tmp_path: Path, proxy: str
 ) -> None:
     trusted = "127.0.0.0/8" if proxy == "trusted" else ""
-    app = rate_app(
-        request, target, tmp_path, login_failures_per_address=2, trusted_proxies=trusted
-    )
+    app = rate_app(request, target, tmp_path, login_failures_per_address=2, trusted_proxies=trusted)
 
     def forwarded(value: str) -> dict[str, str]:
         return {"X-Forwarded-For": value}
