@@ -13,8 +13,10 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from conformance.runner import Setup, _probe
 from core.errors import InvalidCredentials, StoreUnavailable, TooManyAttempts
 from core.forms import TokenRequest
 from core.passwords import PasswordService, Verification
@@ -30,6 +32,7 @@ from core.server import uvicorn_config
 from core.service import Arena
 from core.settings import Settings
 from core.users import User
+from impl_starlette.app import create_app
 
 KEY = "r" * 32
 CHEAP = PasswordService("cheap")
@@ -429,3 +432,27 @@ async def test_invalid_credentials_is_what_keeps_the_count() -> None:
             await arena.login(wrong("nobody"), A)
     finally:
         await arena.close()
+
+
+# --- the suite against a target with H12 on -------------------------------------------------
+
+
+async def test_the_setup_probe_says_what_to_do_about_a_429() -> None:
+    settings = Settings(
+        secret_key=KEY,
+        database_url="memory://",
+        demo_users=True,
+        password_profile="cheap",
+        login_failures_per_address=1,
+    )
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://mine") as client:
+        await client.post("/token", data={"username": "nobody", "password": "x"})
+        setup = Setup("mine")
+        await _probe(client, setup, KEY, "given by --secret-key")
+    notes = [note for note in setup.notes if "429" in note]
+    assert len(notes) == 2, setup.notes  # johndoe and alice
+    assert "restart the target with it off" in notes[0]
+    assert "ARENA_LOGIN_RATE_LIMIT=off" in notes[0]
+    assert "Retry-After: 900" in notes[0]
