@@ -373,11 +373,13 @@ async def test_counters_that_cannot_be_written_answer_503(
     assert await outcome(arena, wrong()) == 400
     with sqlite3.connect(db.removeprefix("sqlite:///")) as conn:  # the table gone: never open
         conn.execute("DROP TABLE login_attempts")
-    for form in (wrong(), RIGHT):
-        with pytest.raises(StoreUnavailable):
-            await arena.login(form, A)
-        response = arena.render(StoreUnavailable())
-        assert (response.status, response.headers.get("Retry-After")) == (503, "5")
+    fresh = arenas()  # its first login tries a purge first, which meets the fault too
+    for instance in (arena, fresh):
+        for form in (wrong(), RIGHT):
+            with pytest.raises(StoreUnavailable) as fault:
+                await instance.login(form, A)
+            response = instance.render(fault.value)
+            assert (response.status, response.headers.get("Retry-After")) == (503, "5")
 
 
 async def test_expired_counters_are_purged_now_and_then(
