@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from conformance.runner import Setup, _probe
 from core.errors import InvalidCredentials, StoreUnavailable, TooManyAttempts
@@ -32,6 +33,7 @@ from core.server import uvicorn_config
 from core.service import Arena
 from core.settings import Settings
 from core.users import User
+from impl_litestar.app import create_app as create_litestar_app
 from impl_starlette.app import create_app
 
 KEY = "r" * 32
@@ -181,7 +183,7 @@ async def test_unknown_users_are_throttled_alike(arenas: Callable[..., Arena], n
 
 
 def test_username_keys_reveal_nothing() -> None:
-    settings = Settings(secret_key=KEY, database_url="memory://")
+    settings = Settings(secret_key=SecretStr(KEY), database_url="memory://")
     limiter = LoginLimiter(settings, lambda: KEY.encode())
     keys = [limiter.username_key(name) for name in ("bob", "nobody", "x" * 60_000, "\udcff")]
     assert len(set(keys)) == 4
@@ -334,6 +336,34 @@ async def test_two_instances_share_the_counters(arenas: Callable[..., Arena]) ->
     assert await outcome(first, RIGHT, A) == 429
 
 
+async def test_two_apps_on_one_database_share_the_counters(tmp_path: Path) -> None:
+    """Two implementations, two processes' worth of state, one SQLite file: one limit."""
+    settings = Settings(
+        secret_key=SecretStr(KEY),
+        database_url=f"sqlite:///{tmp_path / 'shared.db'}",
+        demo_users=True,
+        password_profile="cheap",
+        login_failures_per_username=2,
+    )
+    apps: list[Any] = [create_app(settings), create_litestar_app(settings)]
+    clients = [
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+        for app in apps
+    ]
+    wrong_form = {"username": "nobody", "password": "wrong"}
+    try:
+        assert (await clients[0].post("/token", data=wrong_form)).status_code == 400
+        assert (await clients[1].post("/token", data=wrong_form)).status_code == 400
+        for client in clients:
+            refused = await client.post("/token", data=wrong_form)
+            assert refused.status_code == 429, refused.text
+            assert refused.json() == {"detail": "Too Many Requests"}
+            assert refused.headers["retry-after"] == "900"
+    finally:
+        for client in clients:
+            await client.aclose()
+
+
 class CountingPasswords(PasswordService):
     """The real password service, counting the checks that run."""
 
@@ -441,7 +471,7 @@ async def test_invalid_credentials_is_what_keeps_the_count() -> None:
 
 async def test_the_setup_probe_says_what_to_do_about_a_429() -> None:
     settings = Settings(
-        secret_key=KEY,
+        secret_key=SecretStr(KEY),
         database_url="memory://",
         demo_users=True,
         password_profile="cheap",
