@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ARENA_", frozen=True, extra="forbid")
 
     secret_key: SecretStr | None = None
-    database_url: str | None = None
+    # repr=False: a postgresql:// URL holds a password, and a repr can end up in a log.
+    database_url: str | None = Field(default=None, repr=False)
     profile: Profile = "tutorial"
     access_token_expire_minutes: int = Field(default=30, gt=0, le=60 * 24 * 365)
     demo_users: bool = False

@@ -12,6 +12,7 @@ import psycopg
 import pytest
 
 from core.errors import StoreUnavailable
+from core.settings import Settings
 from core.stores import PostgresStore
 from deploy.postgres import TempPostgres, free_port
 from tests.test_stores import BOB
@@ -94,3 +95,10 @@ async def test_store_usable_after_close(postgres_url: str) -> None:
         assert await store.get_user("bob") == BOB
     finally:
         await store.close()
+
+
+def test_settings_never_show_the_database_url() -> None:
+    settings = Settings(database_url=f"postgresql://arena:{SECRET}@db.internal:5432/arena")
+    assert SECRET not in repr(settings)
+    assert SECRET not in str(settings)
+    assert settings.effective_database_url.endswith("@db.internal:5432/arena")
