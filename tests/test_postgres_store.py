@@ -102,3 +102,23 @@ def test_settings_never_show_the_database_url() -> None:
     assert SECRET not in repr(settings)
     assert SECRET not in str(settings)
     assert settings.effective_database_url.endswith("@db.internal:5432/arena")
+
+
+async def test_concurrent_requests_to_a_database_down_from_the_start_fail_together() -> None:
+    # The first use opens and migrates: requests arriving meanwhile share that one attempt, so
+    # each fails within the timeout, not one timeout after another.
+    store = PostgresStore(f"postgresql://arena:pw@127.0.0.1:{free_port()}/arena", timeout=0.5)
+    try:
+        started = time.monotonic()
+        results = await asyncio.gather(
+            *(store.get_user("bob") for _ in range(10)), return_exceptions=True
+        )
+        assert time.monotonic() - started < 2.5
+        assert all(isinstance(result, StoreUnavailable) for result in results), results
+        # The next request tries again (and fails again, as fast).
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable):
+            await store.is_empty()
+        assert time.monotonic() - started < 1.5
+    finally:
+        await store.close()

@@ -183,7 +183,7 @@ class PostgresStore:
         self.pool_size = pool_size
         self.timeout = timeout
         self._pool: _Pool | None = None
-        self._opening: asyncio.Lock | None = None
+        self._preparing: asyncio.Future[_Pool] | None = None
         self._migrated = False
 
     def __repr__(self) -> str:
@@ -220,21 +220,30 @@ class PostgresStore:
             name="scopes-arena",
         )
 
+    async def _prepare(self) -> _Pool:
+        if self._pool is None:
+            pool = self._new_pool()
+            await pool.open(wait=False)  # connecting goes on in the background
+            self._pool = pool
+        async with self._pool.connection() as conn:
+            await migrate(conn, self.where)
+        self._migrated = True
+        return self._pool
+
     async def _ready_pool(self) -> _Pool:
+        """The open, migrated pool. One preparation at a time, shared by every request that
+        arrives meanwhile: when it fails (the database is down) they all fail with it, each
+        within the timeout, rather than queueing for one attempt each; the next request after
+        that tries again."""
         if self._pool is not None and self._migrated:
             return self._pool
-        if self._opening is None:
-            self._opening = asyncio.Lock()
-        async with self._opening:
-            if self._pool is None:
-                pool = self._new_pool()
-                await pool.open(wait=False)  # connecting goes on in the background
-                self._pool = pool
-            if not self._migrated:
-                async with self._pool.connection() as conn:
-                    await migrate(conn, self.where)
-                self._migrated = True
-        return self._pool
+        if self._preparing is None or self._preparing.done():
+            self._preparing = asyncio.ensure_future(self._prepare())
+            # Retrieved here too: a failure nobody awaits any more is not logged at exit.
+            self._preparing.add_done_callback(
+                lambda task: None if task.cancelled() else task.exception()
+            )
+        return await asyncio.shield(self._preparing)
 
     @contextlib.asynccontextmanager
     async def _connection(self) -> AsyncIterator[Conn]:
@@ -280,6 +289,7 @@ class PostgresStore:
     async def close(self) -> None:
         pool, self._pool = self._pool, None
         self._migrated = False
+        self._preparing = None
         if pool is not None:
             await pool.close()
 
