@@ -189,3 +189,36 @@ async def test_a_statement_slower_than_the_timeout_is_503(
         blocker.rollback()
     for impl, client in clients.items():
         assert [r.status_code for r in await _all_routes(client, tokens[impl])] == [200] * 3
+
+
+async def test_an_instance_started_while_the_database_is_down_serves_once_it_is_up(
+    outage_pg: TempPostgres,
+) -> None:
+    outage_pg.stop()
+    settings = Settings(
+        secret_key="k" * 32,
+        database_url=outage_pg.url,
+        demo_users=True,
+        password_profile="cheap",
+        db_timeout=TIMEOUT,
+    )
+    app = importlib.import_module("impl_starlette.app").create_app(settings)
+    lifespan = Lifespan(app)
+    try:
+        await lifespan.startup()  # the start does not fail: requests get 503 until it is up (H8)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=30
+        ) as client:
+            started = time.monotonic()
+            response = await _token(client)
+            assert (response.status_code, response.json()) == (503, UNAVAILABLE)
+            assert time.monotonic() - started < BOUND
+            outage_pg.start()
+            deadline = time.monotonic() + 15
+            while (response := await _token(client)).status_code != 200:
+                assert response.status_code == 503, response.text
+                assert time.monotonic() < deadline, "never recovered"
+                await asyncio.sleep(0.1)
+    finally:
+        outage_pg.start()
+        await lifespan.shutdown()
