@@ -86,8 +86,9 @@ _SELECT_USER = (
     "SELECT username, email, full_name, disabled, hashed_password, scopes, tokens_valid_after"
     " FROM users"
 )
-#: Seconds the pool waits between giving up on reconnecting and trying again is up to the next
-#: request; within one attempt psycopg_pool backs off from 1 s, doubling.
+#: The pool's background reconnection (backing off from 1 s, doubling) gives up after
+#: max(this, timeout) seconds; the next request that finds no connection starts it again. So
+#: after a long outage the first request brings the store back, not a backoff grown to minutes.
 _MIN_RECONNECT = 1.0
 
 
