@@ -357,6 +357,18 @@ def test_evaluate_computes_every_ratio_and_target() -> None:
     assert targets["bare-fastapi"].failed
 
 
+def test_the_postgresql_targets_are_compared_with_their_sqlite_twin() -> None:
+    targets = fixture_targets()
+    targets["pg-fastapi"] = target("pg-fastapi", "impl", {"me": [2_100.0], "items": [1_300.0]})
+    ratios, goals = evaluate(targets)
+    by = {(r.name, r.scenario, r.numerator): r.value for r in ratios}
+    assert by["postgresql/sqlite", "items", "pg-fastapi"] == pytest.approx(1_300 / 2_600)
+    assert by["impl/bare", "me", "pg-fastapi"] == pytest.approx(2_100 / 4_000)
+    assert by["impl/ceiling", "items", "pg-fastapi"] == pytest.approx(1_300 / 3_000)
+    # The goals stay about the SQLite-backed implementations.
+    assert {g.target for g in goals if "pg-" in g.target} == set()
+
+
 def test_soak_growth_over_second_half() -> None:
     soak = fixture_targets()["fastapi"].soak
     assert soak is not None
