@@ -510,3 +510,11 @@ async def test_concurrent_seeds_on_postgresql_add_once(postgres_url: str) -> Non
     finally:
         for made in stores:
             await made.close()
+
+
+async def test_attempts_with_no_key_or_a_key_twice(store: UserStore) -> None:
+    assert await store.add_attempt([], 1.0, 60.0) == []
+    await store.remove_attempt([], [])
+    # The same key twice in one call: counted twice, in order.
+    assert await store.add_attempt(["a", "a"], 1.0, 60.0) == [Attempts(1, 1.0), Attempts(2, 1.0)]
+    assert await store.purge_attempts(0.0) == 0
