@@ -19,7 +19,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -80,8 +80,8 @@ server {
 
     # nginx's own refusals in the contract's JSON, not nginx's HTML pages.
     error_page 413 @too_large;
-    error_page 494 @head_too_large;
-    error_page 502 503 504 @unavailable;
+    error_page 494 =431 @head_too_large;
+    error_page 502 503 504 =503 @unavailable;
     location @too_large {
         default_type application/json;
         return 413 '{"detail": "Request body too large"}';
@@ -175,7 +175,7 @@ class Nginx:
         self._upstreams = tuple(upstreams)
         self._process: subprocess.Popen[bytes] | None = None
 
-    def start(self, *, timeout: float = 10.0, preexec: object = None) -> None:
+    def start(self, *, timeout: float = 10.0, preexec: Callable[[], None] | None = None) -> None:
         program = binary()
         if program is None:
             raise NginxError("nginx is not installed (make nginx-deps installs Debian's)")
@@ -197,7 +197,7 @@ class Nginx:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=preexec,  # type: ignore[arg-type]
+                preexec_fn=preexec,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -212,6 +212,10 @@ class Nginx:
     def log(self) -> str:
         parts = (self.prefix / "nginx.out", self.error_log)
         return "".join(p.read_text(errors="replace") for p in parts if p.exists())
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
 
     @property
     def pid(self) -> int | None:
