@@ -127,6 +127,8 @@ class Cluster:
     #: Seconds to wait for each part to answer.
     timeout: float = 60.0
     secret_key: str = field(default_factory=lambda: secrets.token_hex(32))
+    #: Makes the (not yet started) PostgreSQL server; the cluster starts and closes it.
+    postgres_factory: Callable[[], TempPostgres] = TempPostgres
     run_dir: Path = field(init=False)
     postgres: TempPostgres | None = field(init=False, default=None)
     database_url: str = field(init=False, default="")
@@ -232,7 +234,7 @@ class Cluster:
 
     def _start_database(self) -> None:
         if self.store == "postgresql":
-            self.postgres = TempPostgres()
+            self.postgres = self.postgres_factory()
             self.postgres.start(timeout=self.timeout)
             self.database_url = self.postgres.url
         else:
