@@ -383,21 +383,30 @@ def main(
         first_port=first_port,
         store="postgresql" if store == "postgresql" else "sqlite",
     )
+    failure: str | None = None
     with _signals_interrupt():
         try:
             console.print("starting the cluster...", highlight=False)
             with cluster:
                 for line in describe(cluster):
                     console.print(line, highlight=False, markup=False, soft_wrap=True)
-                while (problem := cluster.failed()) is None:
-                    time.sleep(0.5)
-                console.print(f"[red]stopping: {problem}[/red]", highlight=False)
-                raise typer.Exit(1)
-        except KeyboardInterrupt:
-            console.print("stopped", highlight=False)
+                try:
+                    while (failure := cluster.failed()) is None:
+                        time.sleep(0.5)
+                except KeyboardInterrupt:
+                    pass
+                # A second Ctrl-C must not cut the stopping short (and leave a part running).
+                for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                    signal.signal(signum, signal.SIG_IGN)
+                console.print("stopping...", highlight=False)
+        except KeyboardInterrupt:  # while starting: start() has stopped what it had started
+            pass
         except ClusterError as exc:
-            console.print(f"error: {exc}", highlight=False, markup=False)
-            raise typer.Exit(1) from None
+            failure = str(exc)
+    if failure is not None:
+        console.print(f"error: {failure}", style="red", highlight=False, markup=False)
+        raise typer.Exit(1)
+    console.print("stopped", highlight=False)
 
 
 if __name__ == "__main__":

@@ -33,8 +33,11 @@ REPORT = ROOT / "reports" / "cluster.json"
 REQUIRE_NGINX_ENV = "SCOPES_ARENA_REQUIRE_NGINX"
 #: Small, so that propagation is measured in a short run.
 USER_CACHE_TTL = 1.0
+#: Every database call of an instance is bounded by this (pg's ARENA_DB_TIMEOUT).
+DB_TIMEOUT = 2.0
 SETTINGS = {
     "ARENA_USER_CACHE_TTL": str(USER_CACHE_TTL),
+    "ARENA_DB_TIMEOUT": str(DB_TIMEOUT),
     "ARENA_PASSWORD_PROFILE": "cheap",
 }
 JOHN = {"username": "johndoe", "password": "secret", "scope": "me items"}
@@ -207,7 +210,9 @@ def test_a_user_disabled_with_the_cli_is_refused_everywhere_within_the_ttl(
     targets = _targets(cluster)
     for url in targets.values():  # every instance's user cache now holds carol, enabled
         assert _me(url, token).status_code == 200
+    cli_started = time.monotonic()
     disabled = cluster.cli("users", "disable", "carol")
+    cli_s = time.monotonic() - cli_started
     assert disabled.returncode == 0, disabled.stderr
 
     def refused(name: str, url: str) -> bool:
@@ -220,6 +225,8 @@ def test_a_user_disabled_with_the_cli_is_refused_everywhere_within_the_ttl(
     times = _until(targets, refused, within=USER_CACHE_TTL + 2)
     _record(
         user_cache_ttl_s=USER_CACHE_TTL,
+        # From the CLI's exit; the change was committed up to `disable_cli_s` earlier.
+        disable_cli_s=round(cli_s, 3),
         disable_propagation_s=max(times.values()),
         disable_propagation_per_target_s=times,
     )
@@ -269,7 +276,9 @@ def test_postgresql_down_503_everywhere_then_every_instance_recovers(cluster: Cl
         time_to_recovery_per_target_s=recovered,
     )
     # Never a hang: every answer during the outage came back within the database timeout.
-    assert outage_slowest < 10
+    assert outage_slowest < DB_TIMEOUT + 1
+    assert max(login_503.values()) < DB_TIMEOUT + 1
+    assert max(read_503.values()) < USER_CACHE_TTL + DB_TIMEOUT + 1
 
 
 def test_an_instance_gone_is_skipped_and_no_post_is_lost(cluster: Cluster) -> None:
@@ -299,7 +308,8 @@ def _descendants(pid: int) -> set[int]:
         except OSError:
             continue
         parents[int(stat.parent.name)] = int(fields[1])
-    found, frontier = set(), {pid}
+    found: set[int] = set()
+    frontier = {pid}
     while frontier:
         frontier = {child for child, parent in parents.items() if parent in frontier} - found
         found |= frontier
