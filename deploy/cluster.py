@@ -322,13 +322,17 @@ def _wait_ready(instance: Instance, deadline: float) -> None:
 
 @contextlib.contextmanager
 def _signals_interrupt() -> Iterator[None]:
-    """SIGTERM (and SIGHUP) end the run as Ctrl-C does: with everything stopped in order."""
+    """SIGINT, SIGTERM and SIGHUP end the run as Ctrl-C does: with everything stopped in order.
+    SIGINT too, as a shell starts a background job with it ignored (`kill -INT` must still
+    work); SIGHUP only where it is not ignored (nohup)."""
 
     def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt
 
     previous: dict[signal.Signals, Callable[[int, FrameType | None], object] | int | None] = {}
-    for signum in (signal.SIGTERM, signal.SIGHUP):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signum == signal.SIGHUP and signal.getsignal(signum) == signal.SIG_IGN:
+            continue
         previous[signum] = signal.signal(signum, interrupt)
     try:
         yield
