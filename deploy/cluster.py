@@ -154,6 +154,8 @@ class Cluster:
         """nginx, then the instances, then the database; the run's directory goes last."""
         if self.balancer is not None:
             self.balancer.stop()
+            shutil.rmtree(self.balancer.prefix, ignore_errors=True)
+            self.balancer = None
         for instance in self.instances:
             if instance.process is not None and instance.process.poll() is None:
                 instance.process.terminate()
@@ -279,8 +281,9 @@ class Cluster:
 
     def _start_nginx(self) -> None:
         port = self.port or _free_port()
-        prefix = self.run_dir / "nginx"
-        prefix.mkdir()
+        # Its own directory, not under run_dir (0700): nginx's workers drop to nobody when
+        # started as root, and must reach their temporary files.
+        prefix = Path(tempfile.mkdtemp(prefix="arena-nginx-"))
         upstreams = [("127.0.0.1", instance.port) for instance in self.instances]
         self.balancer = nginx.Nginx(upstreams, ("127.0.0.1", port), prefix)
         try:

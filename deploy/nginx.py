@@ -78,22 +78,26 @@ server {
         add_header            X-Upstream $upstream_addr always;
     }
 
-    # nginx's own refusals in the contract's JSON, not nginx's HTML pages.
-    error_page 413 @too_large;
-    error_page 494 =431 @head_too_large;
-    error_page 502 503 504 =503 @unavailable;
-    location @too_large {
+    # nginx's own refusals in the contract's JSON, not nginx's HTML pages. Internal URIs, not
+    # named locations: a request line nginx refuses has no URI to carry to a named one.
+    error_page 400     /_nginx/400;
+    error_page 404     /_nginx/404;
+    error_page 408     /_nginx/408;
+    error_page 413     /_nginx/413;
+    error_page 414 494 =431 /_nginx/431;
+    error_page 502 503 504 =503 /_nginx/503;
+    location /_nginx/ {
+        internal;
         default_type application/json;
-        return 413 '{"detail": "Request body too large"}';
-    }
-    location @head_too_large {
-        default_type application/json;
-        return 431 '{"detail": "Request Header Fields Too Large"}';
-    }
-    location @unavailable {
-        default_type application/json;
-        add_header   Retry-After 1 always;
-        return 503 '{"detail": "Service Unavailable"}';
+        location = /_nginx/400 { return 400 '{"detail": "Bad Request"}'; }
+        location = /_nginx/404 { return 404 '{"detail": "Not Found"}'; }
+        location = /_nginx/408 { return 408 '{"detail": "Request Timeout"}'; }
+        location = /_nginx/413 { return 413 '{"detail": "Request body too large"}'; }
+        location = /_nginx/431 { return 431 '{"detail": "Request Header Fields Too Large"}'; }
+        location = /_nginx/503 {
+            add_header Retry-After 1 always;
+            return 503 '{"detail": "Service Unavailable"}';
+        }
     }
 }
 """
@@ -181,8 +185,15 @@ class Nginx:
             raise NginxError("nginx is not installed (make nginx-deps installs Debian's)")
         user = _worker_user()
         if user is not None:
-            # The workers (nobody) must reach their temporary directories under the prefix.
+            # The workers (nobody) write request bodies over 16 KiB to temporary files under
+            # the prefix: every directory on the way must let them through.
             self.prefix.chmod(0o711)
+            closed = [p for p in self.prefix.resolve().parents if not p.stat().st_mode & 0o001]
+            if closed:
+                raise NginxError(
+                    f"nginx's workers run as {user.split()[0]} and cannot reach {self.prefix} "
+                    f"({closed[0]} is closed to them): use a prefix outside it"
+                )
         (self.prefix / "tmp").mkdir(exist_ok=True)
         site = site_config(self._upstreams, self.listen)
         self.config_file.write_text(main_config(site, self.prefix, worker_user=user))

@@ -174,9 +174,19 @@ def test_nginx_passes_the_client_address_and_its_own_refusals_are_json(cluster: 
         timeout=10,
     )
     assert (too_big.status_code, too_big.json()) == (413, {"detail": "Request body too large"})
+    # A body over nginx's 16 KiB buffer goes through a temporary file of nginx's workers.
+    padded = httpx.post(
+        f"{cluster.url}/token", data={**JOHN, "padding": "x" * (60 * 1024)}, timeout=10
+    )
+    assert padded.status_code == 200, padded.text
     huge = httpx.get(f"{cluster.url}/users/me/", headers={"X-Big": "a" * 50_000}, timeout=10)
     assert huge.status_code == 431
     assert huge.json() == {"detail": "Request Header Fields Too Large"}
+    # A request line nginx refuses, and a path of its own, answered like the apps'.
+    nul = httpx.get(f"{cluster.url}/users/me/%00", timeout=10)
+    assert (nul.status_code, nul.json()) == (400, {"detail": "Bad Request"})
+    inner = httpx.get(f"{cluster.url}/_nginx/503", timeout=10)
+    assert (inner.status_code, inner.json()) == (404, {"detail": "Not Found"})
     # The contract's 32 KiB token still reaches an app, which answers its own 401.
     long_token = _me(cluster.url, "a" * (32 * 1024))
     assert long_token.status_code == 401
@@ -282,8 +292,9 @@ def test_postgresql_down_503_everywhere_then_every_instance_recovers(cluster: Cl
 
 
 def test_an_instance_gone_is_skipped_and_no_post_is_lost(cluster: Cluster) -> None:
-    """Last: it stops one instance. nginx sends the next logins to the others (the refused
-    connection means the POST was never sent, so trying another instance is safe)."""
+    """Last: it stops the instances. nginx sends the next logins to the others (the refused
+    connection means the POST was never sent, so trying another instance is safe); with none
+    left, nginx's own 503 is the contract's."""
     gone: Instance = cluster.instances[0]
     assert gone.process is not None
     gone.process.terminate()
@@ -295,6 +306,13 @@ def test_an_instance_gone_is_skipped_and_no_post_is_lost(cluster: Cluster) -> No
     assert gone.address not in {addresses[-1] for addresses in tried}
     # The first login met the dead instance (refused), and was passed on: "A, B".
     assert any(addresses[:-1] == [gone.address] for addresses in tried), tried
+    for instance in cluster.instances[1:]:
+        assert instance.process is not None
+        instance.process.terminate()
+        instance.process.wait(timeout=15)
+    none_left = httpx.post(f"{cluster.url}/token", data=JOHN, timeout=10)
+    assert (none_left.status_code, none_left.json()) == (503, UNAVAILABLE)
+    assert none_left.headers["Retry-After"] == "1"
 
 
 # -- make cluster itself ------------------------------------------------------------------------
