@@ -69,7 +69,11 @@ class Arena:
         self._items: TTLCache[str, list[dict[str, str]]] = TTLCache(
             settings.user_cache_ttl, settings.user_cache_size
         )
-        self._store = open_store(self.settings.effective_database_url)
+        self._store = open_store(
+            settings.effective_database_url,
+            pool_size=settings.db_pool_size,
+            timeout=settings.db_timeout,
+        )
         self._seeded = not self.settings.demo_users
         self._seeding = asyncio.Lock()
 
@@ -211,11 +215,6 @@ class Arena:
 
 
 async def seed_demo(store: UserStore) -> bool:
-    """Put the demo users and their items into an empty store. True if it did."""
-    if not await store.is_empty():
-        return False
-    for user in DEMO_USERS:
-        await store.add_user(user)
-    for item in DEMO_ITEMS:
-        await store.add_item(item)
-    return True
+    """Put the demo users and their items into an empty store, in one transaction (instances
+    starting together add them once). True if it did."""
+    return await store.seed(DEMO_USERS, DEMO_ITEMS)

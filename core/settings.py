@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     keepalive_timeout: int = Field(default=5, ge=1, le=3600)
     #: Open connections (and running requests) per server process; more get 503.
     max_connections: int = Field(default=512, ge=1, le=1_000_000)
+    # PostgreSQL store (README "PostgreSQL").
+    #: Connections per process, at most (the pool opens one, more as requests wait).
+    db_pool_size: int = Field(default=10, ge=1, le=1000)
+    #: Seconds any database call may take (waiting for a connection, connecting, a
+    #: statement); longer is 503 Service Unavailable.
+    db_timeout: float = Field(default=5.0, gt=0, le=600)
 
     @field_validator("secret_key")
     @classmethod
