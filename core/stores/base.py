@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from core.errors import StoreUnavailable
 from core.users import Item, User
@@ -109,6 +109,7 @@ class UserStore(Protocol):
         """Delete the counters whose window began before `before`; how many."""
 
 
+@runtime_checkable
 class MigratingStore(UserStore, Protocol):
     """A store with a versioned schema (SQLite, PostgreSQL): migrated on first use, or on
     purpose by `scopes-arena db upgrade`."""
