@@ -196,7 +196,8 @@ class Cluster:
 
     @property
     def env_file(self) -> Path:
-        """ARENA_DATABASE_URL (with its password) for the CLI, readable by the owner only."""
+        """ARENA_DATABASE_URL (with its password) and ARENA_SECRET_KEY, for the CLI and the
+        conformance suite, readable by the owner only."""
         return self.run_dir / "cluster.env"
 
     def env(self) -> dict[str, str]:
@@ -245,6 +246,7 @@ class Cluster:
         fd = os.open(self.env_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(f"ARENA_DATABASE_URL={shlex.quote(self.database_url)}\n")
+            handle.write(f"ARENA_SECRET_KEY={shlex.quote(self.secret_key)}\n")
         steps = [("db", "upgrade")] + ([("demo",)] if self.demo_users else [])
         for step in steps:
             done = self.cli(*step)
@@ -362,9 +364,12 @@ def describe(cluster: Cluster) -> list[str]:
     )
     if cluster.demo_users:
         lines.append("Demo users: johndoe / secret, alice / secretalice (disabled).")
+    env = shlex.quote(str(cluster.env_file))
     lines += [
-        f"The CLI on this database (its URL, password included, is in {cluster.env_file}):",
-        f"  (set -a; . {shlex.quote(str(cluster.env_file))}; .venv/bin/scopes-arena users list)",
+        f"{cluster.env_file} holds the database's URL (password included) and the key:",
+        f"  (set -a; . {env}; .venv/bin/scopes-arena users list)",
+        f"  (set -a; . {env}; .venv/bin/python -m conformance"
+        f' --target cluster={cluster.url} --secret-key "$ARENA_SECRET_KEY")',
         "Ctrl-C stops everything.",
     ]
     return lines
