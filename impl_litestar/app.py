@@ -22,6 +22,7 @@ from core.asgi import Guard
 from core.credentials import Credentials
 from core.docs import ASSETS_DIR, ASSETS_PATH, swagger_ui_page
 from core.formparse import read_token_form
+from core.ratelimit import Peer
 from core.service import TOKEN_HEADERS, Arena
 from core.settings import Settings
 from core.users import User
@@ -89,7 +90,8 @@ async def login_for_access_token(
     # The raw body, read by the core (one reading of a body in every implementation), not by
     # request.form(); core.asgi.Guard has already buffered it.
     content_type = request.headers.getall("content-type", [])
-    body = await arena.login(read_token_form(content_type, await request.body()))
+    peer = Peer.of(request.scope.get("client"), request.headers.getall("x-forwarded-for", []))
+    body = await arena.login(read_token_form(content_type, await request.body()), peer)
     return Response(models.Token(**body), headers=TOKEN_HEADERS)
 
 

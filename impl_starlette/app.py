@@ -21,6 +21,7 @@ from core.asgi import Guard
 from core.credentials import Credentials
 from core.docs import ASSETS_DIR, ASSETS_PATH, swagger_ui_page
 from core.formparse import read_token_form
+from core.ratelimit import Peer
 from core.service import TOKEN_HEADERS, Arena
 from core.settings import Settings
 from core.users import User
@@ -72,7 +73,8 @@ async def login_for_access_token(request: Request) -> Response:
     # The body is read by the core (one reading of a body in every implementation), not by
     # request.form(); core.asgi.Guard has already buffered it.
     form = read_token_form(request.headers.getlist("content-type"), await request.body())
-    body = await arena_of(request).login(form)
+    peer = Peer.of(request.scope.get("client"), request.headers.getlist("x-forwarded-for"))
+    body = await arena_of(request).login(form, peer)
     return JSONResponse(body, headers=TOKEN_HEADERS)
 
 
