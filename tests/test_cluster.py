@@ -44,6 +44,8 @@ SETTINGS = {
     "ARENA_USER_CACHE_TTL": str(USER_CACHE_TTL),
     "ARENA_DB_TIMEOUT": str(DB_TIMEOUT),
     "ARENA_PASSWORD_PROFILE": "cheap",
+    # H12 with a small per-username limit, to see the instances share one count.
+    "ARENA_LOGIN_FAILURES_PER_USERNAME": "3",
 }
 JOHN = {"username": "johndoe", "password": "secret", "scope": "me items"}
 UNAVAILABLE = {"detail": "Service Unavailable"}
@@ -279,6 +281,21 @@ def test_a_user_disabled_with_the_cli_is_refused_everywhere_within_the_ttl(
         disable_propagation_per_target_s=times,
     )
     assert max(times.values()) <= USER_CACHE_TTL + 1  # slack for a busy machine
+
+
+def test_failed_logins_are_counted_once_for_all_instances(cluster: Cluster) -> None:
+    """H12's counters live in the database: three failures spread over three instances by
+    nginx use up the limit of 3 on every instance."""
+    wrong = {"username": "dave", "password": "guess", "scope": "me"}
+    with httpx.Client(timeout=10) as client:
+        failed = [client.post(f"{cluster.url}/token", data=wrong) for _ in range(3)]
+        assert [a.status_code for a in failed] == [400] * 3
+        served = {a.headers[nginx.UPSTREAM_HEADER] for a in failed}
+        assert served == {instance.address for instance in cluster.instances}
+        for url in _targets(cluster).values():
+            refused = client.post(f"{url}/token", data=wrong)
+            assert (refused.status_code, refused.json()) == (429, {"detail": "Too Many Requests"})
+            assert int(refused.headers["Retry-After"]) >= 1
 
 
 def test_postgresql_down_503_everywhere_then_every_instance_recovers(cluster: Cluster) -> None:
