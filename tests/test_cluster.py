@@ -403,12 +403,17 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def urls_line(printed: str, part: str) -> str:
+    return next(line for line in printed.splitlines() if line.startswith(part))
+
+
 def test_make_cluster_prints_the_urls_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
     _require_nginx()
     new_postgres()  # skips (or fails under make test) where PostgreSQL is missing
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARENA_")} | SETTINGS
     process = subprocess.Popen(
-        [sys.executable, "-m", "deploy.cluster", "--port", "0", "--first-port", "0"],
+        [sys.executable, "-m", "deploy.cluster", "--port", "0", "--first-port", "0",
+         "--workers", "2"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     assert process.stdout is not None
@@ -433,8 +438,11 @@ def test_make_cluster_prints_the_urls_and_ctrl_c_stops_everything(tmp_path: Path
         assert Path(env_file[1]).stat().st_mode & 0o077 == 0
         for name in ("nginx", "fastapi", "litestar", "starlette"):
             assert httpx.get(f"{urls[name]}/openapi.json", timeout=10).status_code == 200
+        assert "(2 workers)" in urls_line(printed, "fastapi")
         children = _descendants(process.pid)
-        assert len(children) >= 5  # three instances, nginx (and its worker), PostgreSQL
+        # Three instances with two workers each (and uvicorn's helper processes), nginx and its
+        # worker; PostgreSQL runs as its own session under the cluster too.
+        assert len(children) >= 11
     finally:
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=60)
