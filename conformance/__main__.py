@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import importlib.util
 import logging
+import re
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -77,6 +78,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--serve-all",
         action="store_true",
         help="start every implementation under uvicorn and run against them live",
+    )
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="with --serve-all: every implementation on a database of its own on a throwaway "
+        "PostgreSQL server (deploy.postgres), not SQLite",
     )
     parser.add_argument(
         "--app-factory",
@@ -184,14 +191,31 @@ def resolve_targets(
     errors: dict[str, str] = {}
     implementations = args.impl or available_implementations()
     if args.serve_all:
-        for name in implementations:
+        postgres = None
+        if args.postgres:
+            from deploy.postgres import PostgresError, PostgresNotFound, TempPostgres
+
             try:
-                server = stack.enter_context(serve(name))
+                postgres = stack.enter_context(TempPostgres())
+            except (PostgresNotFound, PostgresError) as exc:
+                errors["postgres"] = str(exc)
+                console.print(f"[red]no PostgreSQL for --postgres[/]: {escape(str(exc))}")
+                return targets, errors
+        for name in implementations:
+            extra = {}
+            if postgres is not None:
+                database = "conformance_" + re.sub(r"[^a-z0-9_]", "_", name.lower())
+                extra["ARENA_DATABASE_URL"] = postgres.create_database(database)
+            try:
+                server = stack.enter_context(serve(name, extra_env=extra))
             except RuntimeError as exc:
                 errors[name] = str(exc).strip()
                 console.print(f"[red]could not start impl_{name}[/]: {escape(last_line(str(exc)))}")
                 continue
-            console.print(f"serving impl_{name} at {server.url}")
+            console.print(
+                f"serving impl_{name} at {server.url}"
+                + (" on PostgreSQL" if postgres is not None else "")
+            )
             targets.append(TargetSpec(name, url=server.url))
     elif args.impl or not targets:
         targets += [TargetSpec(name) for name in implementations]

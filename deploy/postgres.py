@@ -17,6 +17,7 @@ durability (fsync off): the data is thrown away with it.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import pwd
@@ -30,7 +31,7 @@ import sys
 import tempfile
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -365,7 +366,12 @@ class TempPostgres:
         )
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    argparse.ArgumentParser(
+        prog="python -m deploy.postgres",
+        description="Start a throwaway PostgreSQL server, print its URL, run until Ctrl-C, then "
+        "stop it and delete its data.",
+    ).parse_args(argv)
     with TempPostgres() as pg:
         print(pg.url, flush=True)
         print(f"data in {pg.root}; Ctrl-C stops and deletes it", file=sys.stderr, flush=True)

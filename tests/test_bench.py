@@ -177,10 +177,17 @@ def test_targets_and_their_comparison_groups() -> None:
     assert "soak" in by_name["starlette"].scenarios
     assert [[t.name for t in group] for group in groups(targets)] == [
         ["raw-asgi", "raw-core"],
-        ["bare-fastapi", "ceiling-fastapi", "fastapi"],
-        ["bare-litestar", "ceiling-litestar", "litestar"],
-        ["bare-starlette", "ceiling-starlette", "starlette"],
+        ["bare-fastapi", "ceiling-fastapi", "fastapi", "pg-fastapi"],
+        ["bare-litestar", "ceiling-litestar", "litestar", "pg-litestar"],
+        ["bare-starlette", "ceiling-starlette", "starlette", "pg-starlette"],
     ]
+    # The same app on PostgreSQL, measured beside the SQLite one (no soak).
+    assert by_name["pg-litestar"].app == "impl_litestar.app:app"
+    assert (by_name["pg-litestar"].database, by_name["litestar"].database) == (
+        "postgresql",
+        "sqlite",
+    )
+    assert by_name["pg-litestar"].scenarios == by_name["litestar"].scenarios - {"soak"}
     picked = [by_name[n] for n in ("fastapi", "raw-asgi", "bare-fastapi")]
     assert [[t.name for t in g] for g in groups(picked)] == [
         ["fastapi", "bare-fastapi"],

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
@@ -76,3 +79,24 @@ def test_missing_binaries_are_a_clear_error(
     monkeypatch.setenv(REQUIRE_POSTGRES_ENV, "1")
     with pytest.raises(pytest.fail.Exception, match="must run"):
         new_postgres()
+
+
+def test_the_conformance_suite_runs_on_postgresql(tmp_path: Path) -> None:
+    # What `make test` runs in full: the live servers on databases of a throwaway server.
+    result = subprocess.run(  # noqa: S603 (our own suite)
+        [
+            sys.executable, "-m", "conformance", "--serve-all", "--postgres", "--impl", "fastapi",
+            "-k", "test_no_credentials or test_login_body", "--report-dir", str(tmp_path),
+        ],
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert re.search(
+        r"serving impl_fastapi at http://127\.0\.0\.1:\d+ on PostgreSQL", result.stdout
+    )
+    assert "OK: every MUST check passed on every target" in result.stdout
+    assert "fastapi: 0 checks" not in result.stdout
