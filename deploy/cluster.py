@@ -22,6 +22,7 @@ import secrets
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -77,11 +78,23 @@ def _die_with_parent() -> None:
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _check_free(ports: Sequence[int]) -> None:
+    """A port in use is one line before anything starts, not an instance's traceback later."""
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError as exc:
+                raise ClusterError(
+                    f"port {port} on 127.0.0.1 is taken ({exc.strerror}): choose others with "
+                    "--port and --first-port (0: free ones)"
+                ) from None
 
 
 @dataclass
@@ -139,6 +152,10 @@ class Cluster:
     # -- life cycle ----------------------------------------------------------------------------
 
     def start(self) -> Cluster:
+        fixed = [self.port] if self.port else []
+        if self.first_port:
+            fixed += [self.first_port + index for index in range(len(self.impls))]
+        _check_free(fixed)
         self.run_dir = Path(tempfile.mkdtemp(prefix="arena-cluster-"))
         self._made_dir = True
         try:

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -30,7 +31,8 @@ import pytest
 
 from conformance.servers import free_port
 from deploy import nginx
-from deploy.cluster import Cluster, Instance, without_password
+from deploy.cluster import Cluster, ClusterError, Instance, without_password
+from deploy.postgres import TempPostgres
 from tests.conftest import new_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,6 +148,19 @@ def test_a_url_is_printed_without_its_password() -> None:
     url = "postgresql://arena:s3cr3t@127.0.0.1:5432/arena"
     assert without_password(url) == "postgresql://arena@127.0.0.1:5432/arena"
     assert without_password("sqlite:///var/arena.db") == "sqlite:///var/arena.db"
+
+
+def test_a_port_in_use_is_one_line_before_anything_starts() -> None:
+    def no_postgres() -> TempPostgres:
+        raise AssertionError("nothing may start while a port is taken")
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cluster = Cluster(port=port, first_port=0, postgres_factory=no_postgres)
+        with pytest.raises(ClusterError, match=f"port {port} on 127.0.0.1 is taken"):
+            cluster.start()
 
 
 # -- the running cluster ---------------------------------------------------------------------------
