@@ -49,7 +49,7 @@ conformance: install ## Run the suite against every implementation under uvicorn
 fuzz: install ## schemathesis with every check and phase against every implementation
 	$(BIN)/python -m conformance.fuzz
 
-bench: install wrk-deps ## Every implementation vs bare framework, wiring ceiling, raw ASGI (+core): reads, logins, mixed, soak (~15 min)
+bench: install wrk-deps postgres-deps ## Every implementation vs bare framework, wiring ceiling, raw ASGI (+core): reads, logins, mixed, soak (~15 min)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 bench-smoke: install wrk-deps ## The benchmark in ~40 s (1 s runs, five targets): does it run, is every answer right
