@@ -1,9 +1,10 @@
 """What a request presents to a protected route, as raw as the adapter can give it.
 
-Adapters hand over every Authorization header value and the raw query string; which of
-that counts as a bearer token, and what is malformed, is the profile's call (the tutorial
-profile reads the first header as FastAPI does; the strict profile of RFC 6750 will also refuse
-two headers or a token in the query), so adapters never change when a profile does.
+Adapters hand over every Authorization header value, the raw query string and the (buffered)
+body; which of that counts as a bearer token, and what is malformed, is the profile's call (the
+tutorial profile reads the first header as FastAPI does; the strict profile of RFC 6750 also
+refuses two headers, or a token in the query or the body), so adapters never change when a
+profile does.
 """
 
 from __future__ import annotations
@@ -21,11 +22,16 @@ class Credentials(NamedTuple):
     #: The query string as received (ASGI's `query_string`): parsed only by a profile that
     #: reads it (`query`), not on every request.
     query_string: bytes = b""
+    #: The request body as received (a GET route's body is normally empty): read only by a
+    #: profile that looks for a token in it (RFC 6750 §2.2).
+    body: bytes = b""
 
     @classmethod
-    def of(cls, authorization: Iterable[str], query_string: bytes | str = b"") -> Credentials:
+    def of(
+        cls, authorization: Iterable[str], query_string: bytes | str = b"", body: bytes = b""
+    ) -> Credentials:
         raw = query_string.encode("latin-1") if isinstance(query_string, str) else query_string
-        return cls(tuple(authorization), raw)
+        return cls(tuple(authorization), raw, body)
 
     @property
     def query(self) -> frozenset[str]:

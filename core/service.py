@@ -19,7 +19,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from core import scopes as scope_rules
 from core import usernames
 from core.cache import TTLCache
 from core.credentials import Credentials
@@ -58,11 +57,11 @@ class Arena:
             queue=settings.login_queue,
             nice=settings.password_nice,
         )
-        self.tokens = TokenService(
-            settings.resolve_secret_key,
-            settings.access_token_expire_minutes * 60,
-            cache_size=settings.token_cache_size,
-        )
+        # The profile's tokens (tutorial: core.tokens.TokenService; strict: RFC 9068's), and
+        # what the adapters document for it.
+        self.tokens: TokenService = self.profile.token_service(settings)
+        self.answers = self.profile.answers
+        self._refuses_disabled = self.profile.refuses_disabled
         self._users: TTLCache[str, User | None] = TTLCache(
             settings.user_cache_ttl, settings.user_cache_size
         )
@@ -121,6 +120,13 @@ class Arena:
             logger.error("Internal Server Error: %r", error, exc_info=error)
         return response
 
+    def read_token_request(
+        self, content_type: Sequence[str], body: bytes, query_string: bytes = b""
+    ) -> TokenRequest:
+        """POST /token's request, read by the profile from the raw parts every adapter has: the
+        Content-Type header value(s), the whole (buffered) body and the raw query string."""
+        return self.profile.read_token_request(content_type, body, query_string)
+
     async def login(self, form: TokenRequest) -> dict[str, Any]:
         """POST /token: the token response body, or InvalidCredentials."""
         store = await self.store()
@@ -134,14 +140,18 @@ class Arena:
         )
         if user is None or not result.ok:
             raise InvalidCredentials()
+        # S4 (strict): a disabled user cannot log in. Refused after the same password check,
+        # with the same answer, so that it reveals nothing a wrong password would not.
+        if self._refuses_disabled and user.disabled:
+            raise InvalidCredentials()
         if result.new_hash is not None:
             await store.update_user(user.username, hashed_password=result.new_hash)
         # H13: a token must not be issued in the second its account's tokens were cut off.
         wait = user.tokens_valid_after - time.time()
         if wait > 0:
             await asyncio.sleep(wait)
-        granted = scope_rules.grant(scope_rules.parse_requested(form.scope), user.scopes)
-        issued = self.tokens.issue(user.username, granted)
+        granted = self.profile.grant(form.scope, user.scopes)
+        issued = self.tokens.issue(user.username, granted, client_id=form.client_id)
         return {
             "access_token": issued.access_token,
             "token_type": "bearer",
@@ -175,6 +185,9 @@ class Arena:
         user = hit[0] if hit is not None else await self._users.get(subject, self._load_user)
         if user is None:
             raise InvalidToken(tuple(required), "unknown user")
+        # S4 (strict): a disabled user's tokens open no route, /status/ included.
+        if user.disabled and self._refuses_disabled:
+            raise InvalidToken(tuple(required), "disabled user")
         if user.tokens_valid_after and (
             claims.issued_at is None or claims.issued_at < user.tokens_valid_after
         ):
