@@ -29,7 +29,7 @@ from pydantic import SecretStr
 
 from conformance.checks import MUST, Check, check_of
 from conformance.servers import LIVE_SECRET_KEY
-from core.settings import Settings
+from core.settings import Profile, Settings
 
 SUITE_DIR = Path(__file__).parent
 ROOT = SUITE_DIR.parent
@@ -66,9 +66,10 @@ class TargetSpec:
         return ["--app-factory", f"{self.name}={self.factory_path}"]
 
 
-def in_process_settings(data_dir: Path) -> Settings:
+def in_process_settings(data_dir: Path, profile: Profile = "tutorial") -> Settings:
     """The settings an in-process target is built with (by the suite and by the setup probe)."""
     return Settings(
+        profile=profile,
         secret_key=SecretStr(IN_PROCESS_KEY),
         database_url=f"sqlite:///{data_dir / 'arena.db'}",
         data_dir=data_dir,

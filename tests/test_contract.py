@@ -18,7 +18,6 @@ RULE = re.compile(r"\b([HS]\d+)\b")
 #: A rule leaves this list the day a check cites it.
 NOT_YET = {
     "H12": "brute-force protection (issue: the strict profile and brute-force protection)",
-    **{f"S{n}": "the strict profile (same issue)" for n in range(1, 7)},
 }
 
 
