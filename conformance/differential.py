@@ -750,6 +750,7 @@ def endpoint_for(target: TargetSpec, secret_key: str, stack: contextlib.ExitStac
     factory = getattr(importlib.import_module(module_name), attribute)
     data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="differential-")))
     settings = Settings(
+        profile=target.profile,
         secret_key=SecretStr(secret_key),
         database_url=f"sqlite:///{data_dir / 'arena.db'}",
         data_dir=data_dir,

@@ -339,7 +339,13 @@ class Report:
             "exit_code": self.exit_code,
             "duration_seconds": round(self.run.duration, 3),
             "targets": [
-                {"name": t.name, "mode": t.mode, "url": t.url, "factory": t.factory}
+                {
+                    "name": t.name,
+                    "mode": t.mode,
+                    "url": t.url,
+                    "factory": t.factory,
+                    "profile": t.profile,
+                }
                 for t in self.run.targets
             ],
             "startup_errors": self.startup_errors,
@@ -353,6 +359,7 @@ class Report:
                     "rule": check.rule,
                     "title": check.title,
                     "family": check.family,
+                    "profile": check.profile,
                     "rules": rule_groups(check.rule),
                     "results": {
                         name: {

@@ -51,6 +51,9 @@ class TargetSpec:
     url: str | None = None
     #: "module:callable", called with a `core.settings.Settings`; default impl_<name>.app.
     factory: str | None = None
+    #: The profile the target runs (a live one was started with it; an in-process one is
+    #: built with it): the suite runs that profile's checks on it.
+    profile: Profile = "tutorial"
 
     @property
     def mode(self) -> str:
@@ -83,6 +86,7 @@ class Setup:
     """What the probe before the checks found about one target."""
 
     target: str
+    profile: str = "tutorial"
     #: Set when the target cannot be reached at all: the run does not try it.
     unreachable: str | None = None
     #: One line each: what is missing (the checks that need it will say so too).
@@ -138,7 +142,13 @@ async def _probe(client: httpx.AsyncClient, setup: Setup, key: str, key_source: 
         setup.notes.append(f"/openapi.json: expected 200 with an OpenAPI document, got {got}")
     token = None
     for username, password in DEMO_LOGINS:
-        form = {"username": username, "password": password, "scope": "me items"}
+        # grant_type: required by the strict profile (RFC 6749 §4.3.2), accepted by the tutorial.
+        form = {
+            "grant_type": "password",
+            "username": username,
+            "password": password,
+            "scope": "me items",
+        }
         try:
             answer = await client.post("/token", data=form)
         except httpx.TransportError as exc:
@@ -149,6 +159,9 @@ async def _probe(client: httpx.AsyncClient, setup: Setup, key: str, key_source: 
         except ValueError:
             body = None
         issued = body.get("access_token") if isinstance(body, dict) else None
+        if username == "alice" and setup.profile == "strict":
+            # S4: a disabled user cannot log in under the strict profile.
+            continue
         if answer.status_code != 200 or not isinstance(issued, str):
             setup.notes.append(
                 f"the demo user {username} does not log in ({_short(answer)}): the checks that "
@@ -168,7 +181,7 @@ async def _probe(client: httpx.AsyncClient, setup: Setup, key: str, key_source: 
 
 
 async def _probe_target(target: TargetSpec, secret_key: str) -> Setup:
-    setup = Setup(target.name)
+    setup = Setup(target.name, target.profile)
     if target.url is not None:
         timeout = httpx.Timeout(10.0, connect=3.0)
         async with httpx.AsyncClient(base_url=target.url, timeout=timeout) as client:
@@ -178,7 +191,7 @@ async def _probe_target(target: TargetSpec, secret_key: str) -> Setup:
     try:
         factory = getattr(importlib.import_module(module_name), attribute)
         with tempfile.TemporaryDirectory(prefix="conformance-probe-") as directory:
-            app = factory(in_process_settings(Path(directory)))
+            app = factory(in_process_settings(Path(directory), target.profile))
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(
                 transport=transport, base_url="http://testserver", timeout=30.0
@@ -377,6 +390,10 @@ def pytest_arguments(
         "-W", "ignore::pytest.PytestAssertRewriteWarning",
         "--secret-key", secret_key,
     ]  # fmt: skip
+    profiles = {target.profile for target in targets}
+    if len(profiles) > 1:
+        raise ValueError("one run of the suite is one profile: run each profile's targets apart")
+    args += ["--profile", profiles.pop()]
     for target in targets:
         args += target.pytest_args()
     for name, problem in (key_problems or {}).items():

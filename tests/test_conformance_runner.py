@@ -574,13 +574,27 @@ async def test_differential_run_agrees_on_twins_and_catches_a_broken_one() -> No
 # --- python -m conformance ------------------------------------------------------------------
 
 
-def test_strict_profile_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["--profile", "strict"]) == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert captured.err == (
-        "conformance: the strict profile is not implemented yet (only --profile tutorial exists)\n"
-    )
+def test_both_profiles_side_by_side(tmp_path: Path) -> None:
+    """By default both profiles run: the tutorial checks on `fastapi`, the STRICT checks on
+    `fastapi-strict` (the same implementation with ARENA_PROFILE=strict), in one matrix."""
+    result = _conformance(
+        "--impl", "fastapi", "--family", "STRICT", "--family", "ROUTE",
+        "--report-dir", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads((tmp_path / "conformance.json").read_text())
+    assert data["profile"] == "tutorial + strict"
+    assert [(t["name"], t["profile"]) for t in data["targets"]] == [
+        ("fastapi", "tutorial"),
+        ("fastapi-strict", "strict"),
+    ]
+    by_id = {check["id"]: check for check in data["checks"]}
+    assert set(by_id["STRICT-001"]["results"]) == {"fastapi-strict"}
+    assert by_id["STRICT-001"]["results"]["fastapi-strict"]["outcome"] == "pass"
+    assert set(by_id["ROUTE-001"]["results"]) == {"fastapi"}
+    rules = {rule["rule"]: rule for rule in data["rules"]}
+    assert set(rules["S1"]["results"]) == {"fastapi-strict"}
+    assert "OK: every MUST check passed" in result.stdout
 
 
 def test_bad_target_spec_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
