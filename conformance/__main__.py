@@ -1,8 +1,9 @@
 """`python -m conformance`: the suite against every target, the side-by-side matrix, the
 differential run, and the reports, for both profiles by default (the tutorial's checks on
 targets running the tutorial profile, the STRICT checks on the same implementations started
-with ARENA_PROFILE=strict, shown as `<name>-strict` columns; one differential run per profile); exits non-zero when a MUST check fails, targets disagree, a
-target cannot be reached, or its tokens are not signed with the key the suite was given.
+with ARENA_PROFILE=strict, shown as `<name>-strict` columns; one differential run per
+profile); exits non-zero when a MUST check fails, targets disagree, a target cannot be
+reached, or its tokens are not signed with the key the suite was given.
 
 Before the checks, each target is probed (reachable, /openapi.json, the demo users log in, the
 key): what is wrong is said in one line each, at once. A run with --target or --app-factory
@@ -204,9 +205,7 @@ def resolve_targets(
     implementations, under uvicorn with --serve-all (ARENA_PROFILE=`profile`) or in-process;
     an implementation's column is `<name>-strict` for the strict profile."""
     targets = [TargetSpec(name, url=url, profile=profile) for name, url in args.target]
-    targets += [
-        TargetSpec(name, factory=path, profile=profile) for name, path in args.app_factory
-    ]
+    targets += [TargetSpec(name, factory=path, profile=profile) for name, path in args.app_factory]
     errors: dict[str, str] = {}
     implementations = args.impl or available_implementations()
     suffix = "" if profile == "tutorial" else f"-{profile}"

@@ -273,7 +273,9 @@ def strict_target(
         pytest.skip("the live target is taken to run the tutorial profile: pass --profile strict")
     problems = dict(spec.split("=", 1) for spec in request.config.getoption("--key-mismatch"))
     factories = dict(spec.split("=", 1) for spec in request.config.getoption("--app-factory"))
-    return _in_process(target_name, factories, tmp_path_factory, problems.get(target_name), "strict")
+    return _in_process(
+        target_name, factories, tmp_path_factory, problems.get(target_name), "strict"
+    )
 
 
 @pytest.fixture

@@ -93,9 +93,7 @@ def fuzz_server(
 ) -> Iterator[Server]:
     """`serve(name)` with fresh SQLite, the demo users, the chosen argon2 cost and profile."""
     with tempfile.TemporaryDirectory(prefix=f"fuzz-{name}-") as tmp:
-        env = server_env(
-            Path(tmp), ARENA_PASSWORD_PROFILE=password_profile, ARENA_PROFILE=profile
-        )
+        env = server_env(Path(tmp), ARENA_PASSWORD_PROFILE=password_profile, ARENA_PROFILE=profile)
         with serve(name, env=env) as server:
             yield server
 
@@ -320,9 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 # Fresh servers of this profile, all at once; one implementation: nothing to
                 # compare.
                 servers = {
-                    name: stack.enter_context(
-                        fuzz_server(name, args.password_profile, profile)
-                    ).url
+                    name: stack.enter_context(fuzz_server(name, args.password_profile, profile)).url
                     for name in impls
                     if len(impls) > 1
                 }

@@ -67,11 +67,13 @@ def assert_token_error(response: httpx.Response, code: str) -> None:
     """S1: 400 {"error": code, "error_description": <text>} with Cache-Control: no-store."""
     assert response.status_code == 400, f"expected 400 {code}, got {describe(response)}"
     body = json_body(response)
-    assert isinstance(body, dict) and set(body) == {"error", "error_description"}, (
+    assert isinstance(body, dict), f"expected a JSON object, got {describe(response)}"
+    assert set(body) == {"error", "error_description"}, (
         f"expected exactly error and error_description, got {describe(response)}"
     )
     assert body["error"] == code, f"expected error {code!r}, got {describe(response)}"
-    assert isinstance(body["error_description"], str) and body["error_description"]
+    assert isinstance(body["error_description"], str)
+    assert body["error_description"]
     assert response.headers.get("cache-control") == "no-store", (
         f"expected Cache-Control: no-store, got {response.headers.get('cache-control')!r}"
     )
@@ -83,7 +85,7 @@ CHALLENGE = re.compile(rf"Bearer {AUTH_PARAM}(?:, {AUTH_PARAM})*")
 
 def _challenge_params(value: str) -> dict[str, str]:
     """The auth-params of a `Bearer k="v", k="v"` challenge (RFC 6750 §3: quoted values)."""
-    assert CHALLENGE.fullmatch(value), f"expected Bearer k=\"v\", ... got {value!r}"
+    assert CHALLENGE.fullmatch(value), f'expected Bearer k="v", ... got {value!r}'
     params = re.findall(r'([A-Za-z_]+)="([^"\\]*)"', value)
     assert len({name for name, _ in params}) == len(params), f"a repeated param in {value!r}"
     return dict(params)
@@ -96,16 +98,17 @@ def assert_bearer_error(
     `Bearer realm="api", error="<code>", ...` (scope= for insufficient_scope)."""
     assert response.status_code == status, f"expected {status} {code}, got {describe(response)}"
     body = json_body(response)
-    assert isinstance(body, dict) and set(body) == {"error", "error_description"}, (
+    assert isinstance(body, dict), f"expected a JSON object, got {describe(response)}"
+    assert set(body) == {"error", "error_description"}, (
         f"expected exactly error and error_description, got {describe(response)}"
     )
     assert body["error"] == code, f"expected error {code!r}, got {describe(response)}"
     challenge = response.headers.get("www-authenticate", "")
     params = _challenge_params(challenge)
-    assert params.get("realm") == "api", f"expected realm=\"api\", got {challenge!r}"
-    assert params.get("error") == code, f"expected error=\"{code}\", got {challenge!r}"
+    assert params.get("realm") == "api", f'expected realm="api", got {challenge!r}'
+    assert params.get("error") == code, f'expected error="{code}", got {challenge!r}'
     if scope is not None:
-        assert params.get("scope") == scope, f"expected scope=\"{scope}\", got {challenge!r}"
+        assert params.get("scope") == scope, f'expected scope="{scope}", got {challenge!r}'
         assert challenge.startswith(f'{REALM}, error="{code}"'), challenge
 
 
@@ -230,7 +233,9 @@ async def test_invalid_grant_is_one_answer(strict_client: httpx.AsyncClient) -> 
     answers = [
         await _token_request(strict_client, {**GOOD, "username": "nobody"}),
         await _token_request(strict_client, {**GOOD, "password": "wrong"}),
-        await _token_request(strict_client, {**GOOD, "username": "alice", "password": "secretalice"}),
+        await _token_request(
+            strict_client, {**GOOD, "username": "alice", "password": "secretalice"}
+        ),
         await _token_request(strict_client, {**GOOD, "username": "JohnDoe"}),
     ]
     for response in answers:
@@ -369,7 +374,9 @@ async def test_scope_omitted(strict_client: httpx.AsyncClient, scope: str | None
     if not scope:
         answer = await strict_client.get(USERS_ME, headers=bearer(body["access_token"]))
         assert_bearer_error(answer, 403, "insufficient_scope", "me")
-        assert (await strict_client.get(STATUS, headers=bearer(body["access_token"]))).status_code == 200
+        assert (
+            await strict_client.get(STATUS, headers=bearer(body["access_token"]))
+        ).status_code == 200
 
 
 # --- S3: protected routes -------------------------------------------------------------------
@@ -403,7 +410,9 @@ async def test_no_credentials(
     profile="strict",
 )
 @pytest.mark.parametrize("route", [route for route, _ in ROUTES])
-@pytest.mark.parametrize("how", ["bare", "bare-space", "extra-part", "two-headers", "query", "body"])
+@pytest.mark.parametrize(
+    "how", ["bare", "bare-space", "extra-part", "two-headers", "query", "body"]
+)
 async def test_malformed_credentials(
     strict_client: httpx.AsyncClient, strict_target: Target, route: str, how: str
 ) -> None:
@@ -542,13 +551,17 @@ async def test_token_shape(strict_client: httpx.AsyncClient, client_id: str | No
     assert response.status_code == 200, describe(response)
     token = json_body(response)["access_token"]
     header = decode_segment(token.split(".")[0])
-    assert header.get("typ") == "at+jwt" and header.get("alg") == "HS256", header
+    assert header.get("typ") == "at+jwt", header
+    assert header.get("alg") == "HS256", header
     claims = token_claims(token)
     expected = {"iss", "aud", "sub", "iat", "exp", "jti", "scope"}
     assert set(claims) == expected | ({"client_id"} if client_id else set()), claims
-    assert claims["iss"] == STRICT_ISSUER and claims["aud"] == STRICT_AUDIENCE, claims
-    assert claims["sub"] == "johndoe" and claims["scope"] == "me items", claims
-    assert isinstance(claims["jti"], str) and claims["jti"], claims
+    assert claims["iss"] == STRICT_ISSUER, claims
+    assert claims["aud"] == STRICT_AUDIENCE, claims
+    assert claims["sub"] == "johndoe", claims
+    assert claims["scope"] == "me items", claims
+    assert isinstance(claims["jti"], str), claims
+    assert claims["jti"], claims
     assert claims["exp"] - claims["iat"] == json_body(response)["expires_in"], claims
     if client_id:
         assert claims["client_id"] == client_id

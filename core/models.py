@@ -145,7 +145,7 @@ class OAuthError(BaseModel):
 
 
 _NO_STORE = {"Cache-Control": _header("Always no-store")}
-_STRICT_UNAVAILABLE = {
+_STRICT_UNAVAILABLE: dict[str, Any] = {
     "model": OAuthError,
     "description": "temporarily_unavailable: the user store cannot be reached, or too many "
     "logins wait for a password check",

@@ -106,7 +106,7 @@ def token_form_schema() -> dict[str, Any]:
 
 
 #: RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), separated by single spaces.
-SCOPE_TOKEN = r"[\x21\x23-\x5B\x5D-\x7E]+"
+SCOPE_TOKEN = r"[\x21\x23-\x5B\x5D-\x7E]+"  # noqa: S105 (a grammar, no secret)
 SCOPE_PATTERN = f"^{SCOPE_TOKEN}( {SCOPE_TOKEN})*$"
 #: RFC 6749 Appendix A.1: client-id = *VSCHAR; at most CLIENT_ID_MAX_LENGTH here (it is put
 #: into the token, which must stay below the 8 KiB a token may have).
@@ -225,16 +225,16 @@ def document(
     mode: Literal["serialization"] = "serialization"
     inputs = [
         ((index, status), mode, TypeAdapter(answer["model"]))
-        for index, (_, answers) in enumerate(table)
-        for status, answer in answers.items()
+        for index, (_, listed) in enumerate(table)
+        for status, answer in listed.items()
         if "model" in answer
     ]
     refs, definitions = TypeAdapter.json_schemas(inputs, ref_template=REF_TEMPLATE)
     schemas: dict[str, Any] = dict(definitions.get("$defs", {}))
     paths: dict[str, dict[str, Any]] = {}
-    for index, (operation, answers) in enumerate(table):
+    for index, (operation, listed) in enumerate(table):
         responses: dict[str, Any] = {}
-        for status, answer in answers.items():
+        for status, answer in listed.items():
             rendered = {key: value for key, value in answer.items() if key != "model"}
             if "model" in answer:
                 schema = refs[((index, status), mode)]

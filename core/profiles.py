@@ -38,6 +38,8 @@ class Profile(Protocol):
     answers: models.Answers
     #: S4: a disabled user cannot log in and no token of theirs opens any route.
     refuses_disabled: bool
+    #: Whether `bearer` looks at the request body (Credentials.body is read for it).
+    reads_body: bool
 
     def bearer(self, credentials: Credentials, required: tuple[str, ...]) -> str | None:
         """The bearer token the request presents, None when it presents none; raises for
@@ -68,6 +70,7 @@ class TutorialProfile:
     name = "tutorial"
     answers = models.TUTORIAL
     refuses_disabled = False
+    reads_body = False
 
     def read_token_request(
         self, content_type: Sequence[str], body: bytes, query_string: bytes

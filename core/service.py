@@ -62,6 +62,7 @@ class Arena:
         self.tokens: TokenService = self.profile.token_service(settings)
         self.answers = self.profile.answers
         self._refuses_disabled = self.profile.refuses_disabled
+        self._reads_body = self.profile.reads_body
         self._users: TTLCache[str, User | None] = TTLCache(
             settings.user_cache_ttl, settings.user_cache_size
         )
@@ -164,6 +165,9 @@ class Arena:
     ) -> User:
         """A protected route's caller, from what the request presented. `required` is the
         route's scope chain (core.scopes.chain); `active` refuses disabled users."""
+        if self._reads_body and credentials.read_body is not None:
+            # Only a profile that looks for a token in the body has it read (strict, S3).
+            credentials = credentials._replace(body=await credentials.read_body(), read_body=None)
         token = self.profile.bearer(credentials, tuple(required))
         return await self.authenticate_token(token, required, active=active)
 

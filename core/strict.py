@@ -50,7 +50,7 @@ SCOPE = re.compile(r"[\x21\x23-\x5B\x5D-\x7E]+(?: [\x21\x23-\x5B\x5D-\x7E]+)*")
 #: RFC 6749 Appendix A.1: client-id = *VSCHAR.
 CLIENT_ID = re.compile(r"[\x20-\x7E]*")
 #: Where RFC 6750 §2.2/§2.3 would put a token besides the header: refused here (§3.1).
-ACCESS_TOKEN = "access_token"
+ACCESS_TOKEN = "access_token"  # noqa: S105 (a parameter name)
 
 #: The error_description of each refusal: fixed text in RFC 6749's %x20-21 / %x23-5B /
 #: %x5D-7E (never an echo of the request), so it can stand in a quoted challenge parameter.
@@ -141,9 +141,7 @@ def _challenge(error: str | None = None, description: str | None = None, **param
 def _oauth_error(
     status: int, error: str, description: str, headers: dict[str, str] | None = None
 ) -> ErrorResponse:
-    return ErrorResponse(
-        status, {"error": error, "error_description": description}, headers or {}
-    )
+    return ErrorResponse(status, {"error": error, "error_description": description}, headers or {})
 
 
 class StrictProfile:
@@ -152,6 +150,7 @@ class StrictProfile:
     name = "strict"
     answers = models.STRICT
     refuses_disabled = True
+    reads_body = True
 
     def __init__(self) -> None:
         self._tutorial = TutorialProfile()

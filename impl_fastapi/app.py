@@ -35,7 +35,7 @@ class BearerCredentials(OAuth2PasswordBearer):
         return Credentials.of(
             request.headers.getlist("Authorization"),
             request.scope["query_string"],
-            await request.body(),
+            request.body,
         )
 
 

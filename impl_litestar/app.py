@@ -48,9 +48,7 @@ def protected(path: str, *chain: list[str], active: bool) -> dict[str, Any]:
 async def provide_user(request: Request[Any, Any, Any], arena: NamedDependency[Arena]) -> User:
     opt = request.route_handler.opt
     authorization = request.headers.getall("Authorization", [])
-    credentials = Credentials.of(
-        authorization, request.scope["query_string"], await request.body()
-    )
+    credentials = Credentials.of(authorization, request.scope["query_string"], request.body)
     user = await arena.authenticate(credentials, opt["scopes"])
     return arena.require_active(user) if opt["active"] else user
 

@@ -54,7 +54,7 @@ def requires_scopes(*required: str, active: bool = False) -> Callable[[UserEndpo
             credentials = Credentials.of(
                 request.headers.getlist("Authorization"),
                 request.scope["query_string"],
-                await request.body(),
+                request.body,
             )
             user = await arena.authenticate(credentials, required, active=active)
             return await endpoint(request, user)

@@ -110,11 +110,13 @@ def test_strict_tokens_round_trip_and_cache() -> None:
         issuer="scopes-arena",
         options={"require": ["iss", "aud", "sub", "iat", "exp", "jti"]},
     )
-    assert claims["client_id"] == "app" and claims["scope"] == "me"
+    assert claims["client_id"] == "app"
+    assert claims["scope"] == "me"
     first = tokens.verify(issued.access_token)
     assert tokens.cached == 1
     assert tokens.verify(issued.access_token) == first  # the cache hit
-    assert first.subject == "johndoe" and first.scopes == frozenset({"me"})
+    assert first.subject == "johndoe"
+    assert first.scopes == frozenset({"me"})
 
 
 def test_other_issuer_or_audience_is_refused() -> None:
