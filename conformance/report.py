@@ -218,7 +218,12 @@ class Report:
 
     @property
     def columns(self) -> list[str]:
-        names = [target.name for target in self.run.targets]
+        # A target none of whose cases was selected (a `-k` that only names checks of the other
+        # profile) would be an empty column: left out.
+        ran = {case.target for case in self.run.cases}
+        names = [target.name for target in self.run.targets if target.name in ran] or [
+            target.name for target in self.run.targets
+        ]
         if any(case.target == SUITE_COLUMN for case in self.run.cases):
             names.append(SUITE_COLUMN)
         return names

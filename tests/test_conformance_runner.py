@@ -740,7 +740,9 @@ def test_cli_against_live_servers(tmp_path: Path) -> None:
     assert good.returncode == 0, good.stdout + good.stderr
     assert "OK: every MUST check passed on every target" in good.stdout
     data = json.loads((tmp_path / "good" / "conformance.json").read_text())
-    assert data["targets"] == [{"name": "x", "mode": "live", "url": server.url, "factory": None}]
+    assert data["targets"] == [
+        {"name": "x", "mode": "live", "url": server.url, "factory": None, "profile": "tutorial"}
+    ]
     assert data["summary"]["x"]["must_passed"] > 0
     assert data["differential"] is None  # one target: nothing to compare
 
