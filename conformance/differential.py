@@ -756,6 +756,7 @@ def endpoint_for(target: TargetSpec, secret_key: str, stack: contextlib.ExitStac
         data_dir=data_dir,
         demo_users=True,
         password_profile="cheap",
+        login_rate_limit=False,  # the corpus replays many failed logins (H12 has RATE checks)
     )
     app = factory(settings)
     return Endpoint(

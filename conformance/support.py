@@ -297,6 +297,7 @@ def full_cost_client(request: pytest.FixtureRequest, target: Target) -> httpx.As
         database_url="memory://",
         demo_users=True,
         password_profile="recommended",
+        login_rate_limit=False,  # timing checks log in many times, wrongly (H12: RATE checks)
     )
     return asgi_client(build_app(request.config, target.name, settings))
 

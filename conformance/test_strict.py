@@ -264,6 +264,7 @@ async def test_invalid_grant_is_one_timing(
             demo_users=True,
             password_profile="recommended",
             profile="strict",
+            login_rate_limit=False,  # many failed logins on purpose (H12: STRICT-023, RATE)
         )
         client = asgi_client(build_app(request.config, strict_target.name, settings))
     logins = {
@@ -322,6 +323,7 @@ async def strict_instance(
         password_profile="cheap",
         user_cache_ttl=0.5,
         profile="strict",
+        login_rate_limit=False,
     )
     store = open_store(url)
     async with asgi_client(build_app(request.config, strict_target.name, settings)) as client:
@@ -622,6 +624,7 @@ async def test_profiles_do_not_mix(
         database_url="memory://",
         demo_users=True,
         password_profile="cheap",
+        login_rate_limit=False,
     )
     async with asgi_client(build_app(request.config, strict_target.name, settings)) as tutorial:
         response = await tutorial.get(STATUS, headers=bearer(strict))
@@ -674,3 +677,45 @@ async def test_statuses_documented(strict_client: httpx.AsyncClient) -> None:
         documented = set(document["paths"][path][method]["responses"])
         statuses = {str(response.status_code) for response in answers}
         assert statuses <= documented, f"{method.upper()} {path}"
+
+
+# --- H12 in the strict profile's words ------------------------------------------------------
+
+
+@check(
+    "STRICT-023",
+    MUST,
+    "CONTRACT S6 (H12's 429), H12",
+    'too many failed logins: 429 {"error": "invalid_request", ...}, Retry-After, no-store',
+    profile="strict",
+)
+async def test_too_many_attempts(
+    request: pytest.FixtureRequest, strict_target: Target, tmp_path: Path
+) -> None:
+    skip_if_live(strict_target, "builds an instance with a small brute-force limit")
+    settings = Settings(
+        secret_key=SecretStr(strict_target.secret_key),
+        database_url=f"sqlite:///{tmp_path / 'arena.db'}",
+        data_dir=tmp_path,
+        demo_users=True,
+        password_profile="cheap",
+        profile="strict",
+        login_rate_limit=True,
+        login_failures_per_username=2,
+        login_failures_per_address=1000,
+        login_failure_window=60.0,
+    )
+    async with asgi_client(build_app(request.config, strict_target.name, settings)) as client:
+        for _ in range(2):
+            wrong = await _token_request(client, {**GOOD, "password": "wrong"})
+            assert_token_error(wrong, "invalid_grant")
+        response = await _token_request(client, GOOD)  # the right password, too late
+    assert response.status_code == 429, describe(response)
+    body = json_body(response)
+    assert isinstance(body, dict), describe(response)
+    assert set(body) == {"error", "error_description"}, describe(response)
+    assert body["error"] == "invalid_request", describe(response)
+    assert response.headers.get("cache-control") == "no-store", response.headers
+    retry_after = response.headers.get("retry-after", "")
+    assert retry_after.isdigit(), f"expected Retry-After in seconds, got {retry_after!r}"
+    assert 1 <= int(retry_after) <= 60, retry_after

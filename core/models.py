@@ -69,6 +69,11 @@ TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     400: {"model": ErrorDetail, "description": "Incorrect username or password"},
     413: _TOO_LARGE,
+    429: {
+        "model": ErrorDetail,
+        "description": "Too many failed logins for this username or from this address (H12)",
+        "headers": {"Retry-After": _header("Seconds until the window of failed logins passes")},
+    },
     503: _UNAVAILABLE,
 }
 

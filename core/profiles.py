@@ -133,6 +133,10 @@ class TutorialProfile:
                 return ErrorResponse(
                     503, {"detail": "Service Unavailable"}, {"Retry-After": RETRY_AFTER_SECONDS}
                 )
+            case errors.TooManyAttempts():  # H12: Retry-After is when the window passes
+                return ErrorResponse(
+                    429, {"detail": "Too Many Requests"}, {"Retry-After": str(error.retry_after)}
+                )
             case _:
                 return ErrorResponse(500, {"detail": "Internal Server Error"})
 

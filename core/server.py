@@ -233,6 +233,10 @@ def uvicorn_config(
         http=ArenaHttpProtocol,
         # No app here speaks WebSocket: an upgrade request is an ordinary request.
         ws="none",
+        # scope["client"] stays the TCP peer: uvicorn would otherwise take it from any
+        # X-Forwarded-For sent over loopback (FORWARDED_ALLOW_IPS), and H12's address limit
+        # would be dodged with one header. Proxies are core's ARENA_TRUSTED_PROXIES.
+        proxy_headers=False,
         timeout_keep_alive=limits.keepalive_timeout,
         log_level=log_level,
         access_log=access_log,

@@ -35,6 +35,7 @@ from core.errors import (
 from core.forms import TokenRequest
 from core.passwords import PasswordService
 from core.profiles import ErrorResponse, Profile, get_profile
+from core.ratelimit import LoginLimiter, Peer
 from core.settings import Settings
 from core.stores import UserStore, open_store
 from core.tokens import TokenService
@@ -70,6 +71,8 @@ class Arena:
             settings.user_cache_ttl, settings.user_cache_size
         )
         self._store = open_store(self.settings.effective_database_url)
+        # H12: counters keyed with a sub-key of the token key, read on first use (H10).
+        self.limiter = LoginLimiter(settings, lambda: self.tokens.key)
         self._seeded = not self.settings.demo_users
         self._seeding = asyncio.Lock()
 
@@ -128,8 +131,26 @@ class Arena:
         Content-Type header value(s), the whole (buffered) body and the raw query string."""
         return self.profile.read_token_request(content_type, body, query_string)
 
-    async def login(self, form: TokenRequest) -> dict[str, Any]:
-        """POST /token: the token response body, or InvalidCredentials."""
+    async def login(self, form: TokenRequest, peer: Peer | None = None) -> dict[str, Any]:
+        """POST /token: the token response body, or InvalidCredentials; TooManyAttempts (H12)
+        before any password check once the username or `peer`'s address failed too often."""
+        # H12, reserve then check (core.ratelimit): the attempt is counted before the password
+        # check, so concurrent wrong logins cannot pass the limit. Only a failed check keeps
+        # its count; a cancelled login keeps it too (its check may have run).
+        store = await self.store()
+        attempt = await self.limiter.reserve(store, form.username, peer)
+        try:
+            body = await self._login(form)
+        except InvalidCredentials:
+            raise
+        except Exception:
+            await self.limiter.release(store, attempt)
+            raise
+        await self.limiter.release(store, attempt)
+        return body
+
+    async def _login(self, form: TokenRequest) -> dict[str, Any]:
+        """The login itself: the token response body, or InvalidCredentials."""
         store = await self.store()
         # A name outside the canonical form cannot exist (core.usernames): unknown, without
         # asking the store (which could not even encode some of them), but with the same

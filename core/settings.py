@@ -6,20 +6,22 @@ the first time a key is needed, through `Settings.resolve_secret_key()`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import stat
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MIN_KEY_BYTES = 32
 KEY_FILE_NAME = "secret.key"
 
 Profile = Literal["tutorial", "strict"]
 PasswordProfile = Literal["recommended", "cheap"]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SettingsError(ValueError):
@@ -67,6 +69,17 @@ class Settings(BaseSettings):
     token_issuer: str = Field(default="scopes-arena", min_length=1, max_length=255)
     #: `aud` of every strict token, and the audience a strict instance requires.
     token_audience: str = Field(default="scopes-arena-api", min_length=1, max_length=255)
+    # H12 brute-force protection (README "Brute-force protection").
+    #: `off` (false): no login is counted or refused; for benchmarks and fuzzing only.
+    login_rate_limit: bool = True
+    #: Failed logins for one username (known or not) within the window; one more gets 429.
+    login_failures_per_username: int = Field(default=10, ge=1, le=1_000_000)
+    #: Failed logins from one client address (an IPv6 /64) within the window; one more: 429.
+    login_failures_per_address: int = Field(default=100, ge=1, le=1_000_000)
+    #: Seconds a window of failed logins lasts, from its first failure.
+    login_failure_window: float = Field(default=900.0, gt=0, le=30 * 24 * 3600)
+    #: Peers whose X-Forwarded-For is believed ("127.0.0.1/32,10.0.0.0/8"); none by default.
+    trusted_proxies: Annotated[tuple[Network, ...], NoDecode] = ()
 
     @field_validator("secret_key")
     @classmethod
@@ -85,6 +98,19 @@ class Settings(BaseSettings):
         # that a reader could trim or fold.
         if not value.isprintable() or not value.strip() == value or " " in value:
             raise ValueError("must be printable, without spaces")
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        # A comma-separated list in the environment; a bare address is its own /32 or /128.
+        if isinstance(value, str):
+            value = [part for part in value.replace(",", " ").split()]
+        if isinstance(value, list | tuple):
+            try:
+                return tuple(ipaddress.ip_network(str(part).strip()) for part in value)
+            except ValueError as exc:
+                raise ValueError(f"expected networks such as 10.0.0.0/8: {exc}") from None
         return value
 
     @property

@@ -20,6 +20,7 @@ from core.asgi import Guard
 from core.credentials import Credentials
 from core.docs import ASSETS_DIR, ASSETS_PATH
 from core.forms import TokenRequest, normalize_errors
+from core.ratelimit import Peer
 from core.service import TOKEN_HEADERS, Arena
 from core.settings import Settings
 from core.users import User
@@ -97,9 +98,10 @@ async def token_form(request: Request) -> TokenRequest:
 
 
 async def login_for_access_token(
-    form: Annotated[TokenRequest, Depends(token_form)], arena: ArenaDep
+    form: Annotated[TokenRequest, Depends(token_form)], arena: ArenaDep, request: Request
 ) -> JSONResponse:
-    return JSONResponse(await arena.login(form), headers=TOKEN_HEADERS)
+    peer = Peer.of(request.scope.get("client"), request.headers.getlist("x-forwarded-for"))
+    return JSONResponse(await arena.login(form, peer), headers=TOKEN_HEADERS)
 
 
 async def read_users_me(

@@ -21,6 +21,7 @@ from core import errors, models, openapi, scopes
 from core.asgi import Guard
 from core.credentials import Credentials
 from core.docs import ASSETS_DIR, ASSETS_PATH, swagger_ui_page
+from core.ratelimit import Peer
 from core.service import TOKEN_HEADERS, Arena
 from core.settings import Settings
 from core.users import User
@@ -65,10 +66,11 @@ async def login_for_access_token(
     # The raw body, read by the core (one reading of a body in every implementation), not by
     # request.form(); core.asgi.Guard has already buffered it.
     content_type = request.headers.getall("content-type", [])
+    peer = Peer.of(request.scope.get("client"), request.headers.getall("x-forwarded-for", []))
     form = arena.read_token_request(
         content_type, await request.body(), request.scope["query_string"]
     )
-    body = await arena.login(form)
+    body = await arena.login(form, peer)
     return Response(models.Token(**body), headers=TOKEN_HEADERS)
 
 

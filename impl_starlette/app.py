@@ -20,6 +20,7 @@ from core import errors, models, openapi, scopes
 from core.asgi import Guard
 from core.credentials import Credentials
 from core.docs import ASSETS_DIR, ASSETS_PATH, swagger_ui_page
+from core.ratelimit import Peer
 from core.service import TOKEN_HEADERS, Arena
 from core.settings import Settings
 from core.users import User
@@ -76,7 +77,8 @@ async def login_for_access_token(request: Request) -> Response:
     form = arena.read_token_request(
         request.headers.getlist("content-type"), await request.body(), request.scope["query_string"]
     )
-    body = await arena.login(form)
+    peer = Peer.of(request.scope.get("client"), request.headers.getlist("x-forwarded-for"))
+    body = await arena.login(form, peer)
     return JSONResponse(body, headers=TOKEN_HEADERS)
 
 

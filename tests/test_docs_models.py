@@ -101,6 +101,11 @@ def test_token_responses() -> None:
         },
         400: {"model": models.ErrorDetail, "description": "Incorrect username or password"},
         413: TOO_LARGE,
+        429: {
+            "model": models.ErrorDetail,
+            "description": "Too many failed logins for this username or from this address (H12)",
+            "headers": {"Retry-After": _header("Seconds until the window of failed logins passes")},
+        },
         503: UNAVAILABLE,
     }
 

@@ -58,7 +58,7 @@ def test_operation_security(path: str, method: str, security: list[Any] | None) 
 def test_operation_ids_and_statuses() -> None:
     token = DOCUMENT["paths"]["/token"]["post"]
     assert (token["operationId"], token["summary"]) == ("login", "Login")
-    assert sorted(token["responses"]) == ["200", "400", "413", "422", "503"]
+    assert sorted(token["responses"]) == ["200", "400", "413", "422", "429", "503"]
     assert token["responses"]["200"]["description"] == "The access token"
     assert sorted(DOCUMENT["paths"]["/users/me/"]["get"]["responses"]) == [
         "200",
