@@ -28,7 +28,7 @@ from pydantic import SecretStr
 from conformance.openapi import normalize
 from conformance.runner import TargetSpec
 from core.settings import Settings
-from core.tokens import TokenService
+from core.tokens import StrictTokenService, TokenService
 
 #: Headers whose values the contract fixes; any other header may differ between frameworks.
 CONTRACT_HEADERS = (
@@ -506,7 +506,102 @@ def corpus(secret_key: str, now: float | None = None) -> list[Probe]:
     get("openapi-document", "/openapi.json", kind="openapi")
     get("docs-page", "/docs", kind="page")
     paths(probes, f"Bearer {tok['valid']}")
+    strict_probes(probes, secret_key, now)
     return probes
+
+
+def strict_probes(probes: list[Probe], secret_key: str, now: float | None = None) -> None:
+    """What the strict profile (CONTRACT.md S) reads differently: RFC 9068 tokens (with the
+    default issuer and audience), the grant_type and query rules at /token, the other ways of
+    sending a token. Sent to both profiles' runs: each profile's targets must agree."""
+    issued = int(time.time() if now is None else now)
+    defaults = Settings.model_fields
+    service = StrictTokenService(
+        secret_key.encode,
+        1800,
+        issuer=defaults["token_issuer"].default,
+        audience=defaults["token_audience"].default,
+    )
+
+    def strict(subject: str, *scopes: str) -> str:
+        return service.issue(subject, scopes, now=issued).access_token
+
+    valid = strict("johndoe", "me", "items")
+    claims = _token_payload(valid)
+    tokens = {
+        "strict-valid": valid,
+        "strict-me": strict("johndoe", "me"),
+        "strict-no-scope": strict("johndoe"),
+        "strict-disabled": strict("alice", "me", "items"),
+        "strict-typ-jwt": _jws({"alg": "HS256", "typ": "JWT"}, claims, secret_key, "sha256"),
+        "strict-other-aud": _jws(
+            {"alg": "HS256", "typ": "at+jwt"}, {**claims, "aud": "other"}, secret_key, "sha256"
+        ),
+    }
+    for ident, token in tokens.items():
+        for route in ("/users/me/", "/users/me/items/", "/status/"):
+            name = route.strip("/").replace("/", "-")
+            headers = (("Authorization", f"Bearer {token}"),)
+            probes.append(Probe(f"{name}-{ident}", "GET", route, headers=headers))
+    both = (("Authorization", f"Bearer {valid}"), ("Authorization", f"Bearer {valid}"))
+    probes.append(Probe("users-me-two-authorization-headers", "GET", "/users/me/", headers=both))
+    probes.append(
+        Probe(
+            "users-me-token-in-query-too",
+            "GET",
+            f"/users/me/?access_token={valid}",
+            headers=(("Authorization", f"Bearer {valid}"),),
+        )
+    )
+    probes.append(
+        Probe(
+            "users-me-token-in-body-too",
+            "GET",
+            "/users/me/",
+            headers=(("Authorization", f"Bearer {valid}"),),
+            content_type="application/x-www-form-urlencoded",
+            body=f"access_token={valid}".encode(),
+        )
+    )
+    probes.append(
+        Probe(
+            "users-me-extra-part", "GET", "/users/me/", headers=(("Authorization", "Bearer a b"),)
+        )
+    )
+    grant, john, secret = (
+        ("grant_type", "password"),
+        ("username", "johndoe"),
+        ("password", "secret"),
+    )
+    for ident, pairs in (
+        ("login-strict-ok", (grant, john, secret, ("scope", "me items"))),
+        ("login-strict-no-scope", (grant, john, secret)),
+        ("login-strict-client-id", (grant, john, secret, ("client_id", "first-party"))),
+        ("login-strict-scope-tab", (grant, john, secret, ("scope", "me\titems"))),
+        ("login-strict-scope-two-spaces", (grant, john, secret, ("scope", "me  items"))),
+        ("login-strict-repeated-grant-type", (grant, grant, john, secret)),
+        ("login-strict-disabled", (grant, ("username", "alice"), ("password", "secretalice"))),
+    ):
+        content_type, body = _form(*pairs)
+        probes.append(Probe(ident, "POST", "/token", content_type=content_type, body=body))
+    content_type, body = _form(grant, john, secret)
+    probes.append(
+        Probe(
+            "login-strict-password-in-query",
+            "POST",
+            "/token?password=secret",
+            content_type=content_type,
+            body=body,
+        )
+    )
+
+
+def _token_payload(token: str) -> dict[str, Any]:
+    payload_raw = token.split(".")[1]
+    claims: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(payload_raw + "=" * (-len(payload_raw) % 4))
+    )
+    return claims
 
 
 def paths(probes: list[Probe], authorization: str) -> None:
@@ -575,8 +670,8 @@ def _token_shape(token: str) -> str:
     if isinstance(claims.get("exp"), int) and isinstance(claims.get("iat"), int):
         lifetime = f" exp-iat={claims['exp'] - claims['iat']}"
     return (
-        f"<JWT alg={header.get('alg')} sub={claims.get('sub')!r} scope={claims.get('scope')!r}"
-        f" claims={','.join(sorted(claims))}{lifetime}>"
+        f"<JWT alg={header.get('alg')} typ={header.get('typ')} sub={claims.get('sub')!r}"
+        f" scope={claims.get('scope')!r} claims={','.join(sorted(claims))}{lifetime}>"
     )
 
 
