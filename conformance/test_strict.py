@@ -412,16 +412,14 @@ async def test_no_credentials(
     profile="strict",
 )
 @pytest.mark.parametrize("route", [route for route, _ in ROUTES])
-@pytest.mark.parametrize(
-    "how", ["bare", "bare-space", "extra-part", "two-headers", "query", "body"]
-)
+# ("Bearer " with a trailing space is "Bearer" on the wire: HTTP strips trailing whitespace.)
+@pytest.mark.parametrize("how", ["bare", "extra-part", "two-headers", "query", "body"])
 async def test_malformed_credentials(
-    strict_client: httpx.AsyncClient, strict_target: Target, route: str, how: str
+    strict_client: httpx.AsyncClient, route: str, how: str
 ) -> None:
     token = await strict_token(strict_client)
-    if how in ("bare", "bare-space"):
-        headers = [("Authorization", "Bearer" if how == "bare" else "Bearer ")]
-        response = await strict_client.get(route, headers=headers)
+    if how == "bare":
+        response = await strict_client.get(route, headers={"Authorization": "Bearer"})
     elif how == "extra-part":
         response = await strict_client.get(route, headers={"Authorization": f"Bearer {token} x"})
     elif how == "two-headers":
