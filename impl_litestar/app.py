@@ -133,7 +133,7 @@ def contract_document(generated: dict[str, Any], answers: models.Answers) -> dic
         schemas.update(definitions)
         for operation in item.values():
             operation.pop("deprecated", None)
-            ok = {key: value for key, value in operation["responses"]["200"].items()}
+            ok = dict(operation["responses"]["200"])
             ok.pop("headers", None)
             operation["responses"] = {"200": {**ok, **rendered.pop("200", {})}, **rendered}
     token = document["paths"][TOKEN]["post"]
