@@ -105,9 +105,10 @@ def token_form_schema() -> dict[str, Any]:
     }
 
 
-#: RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ), separated by single spaces.
-SCOPE_TOKEN = r"[\x21\x23-\x5B\x5D-\x7E]+"  # noqa: S105 (a grammar, no secret)
-SCOPE_PATTERN = f"^{SCOPE_TOKEN}( {SCOPE_TOKEN})*$"
+#: The strict profile's `scope`: known scope names separated by single spaces (RFC 6749
+#: §3.3's syntax, restricted to the names this API knows: anything else is invalid_scope).
+_KNOWN = "|".join(scopes.SCOPES)
+SCOPE_PATTERN = f"^(?:{_KNOWN})(?: (?:{_KNOWN}))*$"
 #: RFC 6749 Appendix A.1: client-id = *VSCHAR; at most CLIENT_ID_MAX_LENGTH here (it is put
 #: into the token, which must stay below the 8 KiB a token may have).
 CLIENT_ID_PATTERN = r"^[\x20-\x7E]*$"
@@ -116,7 +117,7 @@ CLIENT_ID_MAX_LENGTH = 255
 
 def strict_token_form_schema() -> dict[str, Any]:
     """The strict profile's /token form (CONTRACT.md S1, RFC 6749 §4.3.2): grant_type, username
-    and password required; scope in RFC 6749 §3.3's characters; client_id optional (RFC 9068
+    and password required; scope known names, single spaces apart; client_id optional (RFC 9068
     puts it into the token); client_secret accepted and ignored. An empty value is an absent
     one (RFC 6749 §3.2), hence minLength."""
     text: dict[str, Any] = {"type": "string", "minLength": 1}

@@ -415,7 +415,7 @@ def test_answers_keep_the_contract_and_mask_what_varies() -> None:
     answer = answer_of(response)
     assert answer.headers == {"cache-control": "no-store", "content-type": "application/json"}
     assert answer.body["access_token"] == (
-        "<JWT alg=HS256 sub='johndoe' scope='me' claims=exp,iat,jti,scope,sub exp-iat=1800>"
+        "<JWT alg=HS256 typ=JWT sub='johndoe' scope='me' claims=exp,iat,jti,scope,sub exp-iat=1800>"
     )
     assert answer_of(_response(200, {"access_token": "opaque"})).body == {
         "access_token": "<not a JWT: 6 chars>"

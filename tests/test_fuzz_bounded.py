@@ -40,7 +40,7 @@ BUDGET_SECONDS = 110.0
 REPORTS = Path(__file__).resolve().parents[1] / "reports" / "fuzz-bounded"
 PHASES = {"examples", "coverage", "fuzzing", "stateful"}
 #: Per profile: the documents fuzzed and the examples per operation and phase.
-BOUNDS = {"tutorial": (DOCUMENTS, EXAMPLES), "strict": (("own",), 25)}
+BOUNDS = {"tutorial": (DOCUMENTS, EXAMPLES), "strict": (("own",), 50)}
 
 
 @pytest.fixture(
