@@ -8,7 +8,7 @@ IMPL ?= fastapi
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock test lint format conformance fuzz bench bench-smoke compare readme-table serve browser-deps wrk-deps clean
+.PHONY: help install lock test lint format conformance fuzz bench bench-smoke compare readme-table serve cluster browser-deps wrk-deps postgres-deps nginx-deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -29,9 +29,10 @@ lock: $(BIN)/uv ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile --quiet --python $(BIN)/python --group dev --generate-hashes \
 		--no-header --universal -o requirements.lock pyproject.toml
 
-test: install browser-deps wrk-deps ## Unit tests, the conformance suite live and in-process, browser, bounded fuzz, bench smoke
+test: install browser-deps wrk-deps postgres-deps nginx-deps ## Unit tests, the conformance suite live (SQLite; fastapi on PostgreSQL too) and in-process, browser, bounded fuzz, bench smoke
 	$(BIN)/python -m conformance --serve-all --report-dir reports/test-live
-	$(BIN)/python -m pytest
+	$(BIN)/python -m conformance --serve-all --postgres --impl fastapi --report-dir reports/test-live-postgres
+	SCOPES_ARENA_REQUIRE_POSTGRES=1 SCOPES_ARENA_REQUIRE_NGINX=1 $(BIN)/python -m pytest
 
 lint: install ## ruff check, ruff format --check, mypy --strict on core and adapters
 	$(BIN)/ruff check .
@@ -63,6 +64,9 @@ readme-table: install ## Rewrite README.md's comparison table from the reports (
 serve: install ## Serve IMPL=fastapi|litestar|starlette [PORT=8000] with the demo users (ARENA_DEMO_USERS=0: without)
 	ARENA_DEMO_USERS=$${ARENA_DEMO_USERS-1} $(BIN)/scopes-arena serve $(IMPL) --port $(PORT)
 
+cluster: install postgres-deps nginx-deps ## PostgreSQL, the three implementations (WORKERS=N each), nginx in front (round-robin); Ctrl-C stops all
+	$(BIN)/python -m deploy.cluster $(if $(WORKERS),--workers $(WORKERS)) $(CLUSTER_ARGS)
+
 browser-deps: ## Install Debian's chromium for the /docs browser test (root with apt only)
 	@if command -v chromium >/dev/null 2>&1; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -78,6 +82,22 @@ wrk-deps: ## Install Debian's wrk for the benchmark (root with apt only)
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null) \
 		|| echo "could not install wrk: the benchmark cannot run (its smoke test will be skipped)"; \
 	else echo "wrk is not installed and cannot be installed here (needs root and apt): the benchmark cannot run (its smoke test will be skipped)"; fi
+
+postgres-deps: ## Install Debian's PostgreSQL server for the PostgreSQL tests, bench and cluster (root with apt only)
+	@if command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing postgresql (Debian package) for the PostgreSQL tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+		|| echo "could not install postgresql: the PostgreSQL tests will fail under make test (skipped by plain pytest)"; \
+	else echo "PostgreSQL is not installed and cannot be installed here (needs root and apt): the PostgreSQL tests will fail under make test (skipped by plain pytest)"; fi
+
+nginx-deps: ## Install Debian's nginx for make cluster and the cluster test (root with apt only; its service is never used)
+	@if command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing nginx (Debian package) for make cluster and the cluster test"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null) \
+		|| echo "could not install nginx: make cluster cannot run and the cluster test will fail under make test (skipped by plain pytest)"; \
+	else echo "nginx is not installed and cannot be installed here (needs root and apt): make cluster cannot run and the cluster test will fail under make test (skipped by plain pytest)"; fi
 
 clean: ## Remove the virtualenv, reports, caches and local data
 	rm -rf $(VENV) reports var .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, TargetResult] = {}
     with tempfile.TemporaryDirectory(prefix="arena-bench-") as tmp:
         runner = Runner(options, console, Path(tmp), secrets.token_hex(32))
-        with runner.tracking(chosen):
+        with runner.tracking(chosen), runner.databases():
             for group in groups(chosen):
                 results.update(runner.run_group(group))
             runner.step("done")
@@ -183,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         "commands": {
             "uvicorn": uvicorn_command("<module:app>", 0, server_cpus),
             "server_env": ["ARENA_SECRET_KEY=<random per bench run>", "ARENA_DATA_DIR=<fresh tmp>",
-                           "ARENA_DEMO_USERS=1", "ARENA_LOGIN_RATE_LIMIT=off (real cores only)"],
+                           "ARENA_DEMO_USERS=1", "ARENA_LOGIN_RATE_LIMIT=off (real cores only)",
+                           "ARENA_DATABASE_URL=postgresql://... (pg-* targets: a database of "
+                           "their own on a throwaway local PostgreSQL, fsync off)"],
             "lua_scripts": scripts,
             "lua_script_text": wrk.SCRIPTS,
         },

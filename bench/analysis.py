@@ -342,6 +342,10 @@ def evaluate(
             add_ratio("impl/bare", scenario, impl, bare)
             add_ratio("impl/ceiling", scenario, impl, ceiling)
             add_ratio("ceiling/bare", scenario, ceiling, bare)
+            # The implementation on PostgreSQL: beside its framework, and beside itself on SQLite.
+            add_ratio("impl/bare", scenario, f"pg-{framework}", bare)
+            add_ratio("impl/ceiling", scenario, f"pg-{framework}", ceiling)
+            add_ratio("postgresql/sqlite", scenario, f"pg-{framework}", impl)
             if impl in targets and scenario in targets[impl].scenarios and bare in targets:
                 goals.append(
                     framework_goal(

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,6 +85,7 @@ def launch(
     real: bool,
     cpus: str | None,
     timeout: float = 60.0,
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[Server]:
     """Serve `app` ("module:attr") until the block ends. Ready means `ready_path` answered
     `ready_status`; cold start is the wall time from just before the process is spawned."""
@@ -97,7 +98,7 @@ def launch(
             started = time.perf_counter()
             process = subprocess.Popen(  # noqa: S603 (fixed argv, our own interpreter)
                 command,
-                env=server_env(secret_key, data_dir, real=real),
+                env={**server_env(secret_key, data_dir, real=real), **(extra_env or {})},
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

@@ -6,6 +6,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -42,6 +43,7 @@ from bench.launcher import Server, ServerFailed, launch, taskset_prefix
 from bench.logins import LOGIN_FORM, NO_ANSWER, LoginLoad, LoginRun
 from core.registry import IMPLEMENTATIONS, app_path
 from core.tokens import TokenService
+from deploy.postgres import TempPostgres
 
 #: Statuses /token may answer a benchmark: 200, or 503 when its password queue is full (H11).
 LOGIN_ACCEPTED = frozenset({200, 503})
@@ -51,6 +53,10 @@ BENCH_ERRORS = (ServerFailed, httpx.HTTPError, subprocess.SubprocessError, OSErr
 SOAK_CHUNKS = 8
 #: The longest wait for every login client's first answer before the windows start.
 LEAD_LIMIT_S = 60.0
+
+
+#: The name of an implementation's PostgreSQL-backed target: pg-<framework>.
+PG_PREFIX = "pg-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +71,9 @@ class Target:
     real: bool
     #: Serves the login and mixed scenarios and the soak.
     scenarios: frozenset[str]
+    #: The store behind it: "sqlite" (a fresh file), or "postgresql" (a database of its own on
+    #: a throwaway local server, deploy.postgres: what the shared database costs).
+    database: str = "sqlite"
 
 
 def all_targets() -> list[Target]:
@@ -91,6 +100,11 @@ def all_targets() -> list[Target]:
             Target(
                 framework, "impl", framework, f"impl_{framework}.app:app",
                 "/openapi.json", 200, True, full,
+            ),
+            # The same implementation on PostgreSQL (no soak: its memory is the same app's).
+            Target(
+                f"{PG_PREFIX}{framework}", "impl", framework, f"impl_{framework}.app:app",
+                "/openapi.json", 200, True, full - {"soak"}, database="postgresql",
             ),
         ]  # fmt: skip
     # The registry's others (no bare endpoint or ceiling of theirs in bench/): measured alone.
@@ -187,6 +201,7 @@ class Runner:
             disable=not console.is_terminal,
         )
         self._task: TaskID | None = None
+        self._postgres: TempPostgres | None = None
 
     # ---- progress ---------------------------------------------------------------------------
 
@@ -296,7 +311,27 @@ class Runner:
                     self._failed(result, exc)
         return results
 
+    @contextlib.contextmanager
+    def databases(self) -> Iterator[None]:
+        """While the block runs, the PostgreSQL server the pg-* targets need (started on first
+        use); stopped and deleted at its end."""
+        try:
+            yield
+        finally:
+            if self._postgres is not None:
+                self._postgres.close()
+                self._postgres = None
+
+    def _database_url(self, target: Target) -> str:
+        if self._postgres is None:
+            self.step("starting a throwaway PostgreSQL")
+            self._postgres = TempPostgres().start()
+        return self._postgres.create_database("bench_" + re.sub(r"\W", "_", target.name))
+
     def _launch(self, target: Target) -> contextlib.AbstractContextManager[Server]:
+        extra = {}
+        if target.database == "postgresql":
+            extra["ARENA_DATABASE_URL"] = self._database_url(target)
         return launch(
             target.name,
             target.app,
@@ -305,6 +340,7 @@ class Runner:
             ready_status=target.ready_status,
             real=target.real,
             cpus=self.options.server_cpus,
+            extra_env=extra,
         )
 
     def _failed(self, result: TargetResult, exc: Exception) -> None:

@@ -17,8 +17,8 @@ import asyncio
 import contextlib
 import importlib.util
 import logging
+import re
 import sys
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,7 +37,7 @@ from rich.progress import (
 from conformance.differential import DiffResult, Probe, endpoint_for, run_differential
 from conformance.report import CELL_ORDER, GLYPHS, Report, cell_of, last_line
 from conformance.runner import ROOT, Case, Setup, SuiteRun, TargetSpec, check_setup, run_suite
-from conformance.servers import IMPLEMENTATIONS, LIVE_SECRET_KEY, serve, server_env
+from conformance.servers import IMPLEMENTATIONS, LIVE_SECRET_KEY, serve
 from core.settings import Profile
 
 PROFILES: tuple[Profile, ...] = ("tutorial", "strict")
@@ -82,6 +82,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--serve-all",
         action="store_true",
         help="start every implementation under uvicorn and run against them live",
+    )
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="with --serve-all: every implementation on a database of its own on a throwaway "
+        "PostgreSQL server (deploy.postgres), not SQLite",
     )
     parser.add_argument(
         "--app-factory",
@@ -210,31 +216,16 @@ def resolve_targets(
     implementations = args.impl or available_implementations()
     suffix = "" if profile == "tutorial" else f"-{profile}"
     if args.serve_all:
-        for name in implementations:
+        postgres = None
+        if args.postgres:
+            from deploy.postgres import PostgresError, PostgresNotFound, TempPostgres
+
             try:
-                if profile == "tutorial":
-                    server = stack.enter_context(serve(name))
-                else:
-                    data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="arena-"))
-                    env = server_env(Path(data_dir), ARENA_PROFILE=profile)
-                    server = stack.enter_context(serve(name, env=env))
-            except RuntimeError as exc:
-                errors[name + suffix] = str(exc).strip()
-                console.print(
-                    f"[red]could not start impl_{name} ({profile})[/]: "
-                    f"{escape(last_line(str(exc)))}"
-                )
-                continue
-            console.print(f"serving impl_{name} ({profile} profile) at {server.url}")
-            targets.append(TargetSpec(name + suffix, url=server.url, profile=profile))
-    elif args.impl or not (args.target or args.app_factory):
-        targets += [
-            TargetSpec(name + suffix, factory=f"impl_{name}.app:create_app", profile=profile)
-            if suffix
-            else TargetSpec(name, profile=profile)
-            for name in implementations
-        ]
-    return targets, errors
+                postgres = stack.enter_context(TempPostgres())
+            except (PostgresNotFound, PostgresError) as exc:
+                errors["postgres"] = str(exc)
+                console.print(f"[red]no PostgreSQL for --postgres[/]: {escape(str(exc))}")
+                return targets, errors
 
 
 def merge_runs(runs: Sequence[SuiteRun]) -> SuiteRun:

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,9 +76,11 @@ def serve(
     workers: int = 1,
     app: str | None = None,
     ready_path: str = "/openapi.json",
+    extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[Server]:
     """Serve `impl_<name>.app:app` (or `app`, "module:attr") with uvicorn on a free port until
-    the block ends, configured by `core.server.uvicorn_config` (limits from the ARENA_* `env`)."""
+    the block ends, configured by `core.server.uvicorn_config` (limits from the ARENA_* `env`;
+    without `env`, `server_env`'s plus `extra_env`)."""
     with tempfile.TemporaryDirectory(prefix=f"arena-{name}-") as tmp:
         data_dir = Path(tmp)
         port = free_port()
@@ -89,7 +91,10 @@ def serve(
         ]  # fmt: skip
         log = (data_dir / "server.log").open("w")
         process = subprocess.Popen(  # noqa: S603 (fixed argv, our own interpreter)
-            command, env=env or server_env(data_dir), stdout=log, stderr=subprocess.STDOUT
+            command,
+            env=env or server_env(data_dir, **(extra_env or {})),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         url = f"http://127.0.0.1:{port}"
         try:

@@ -10,6 +10,7 @@ terminal as a control sequence.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import sys
 import unicodedata
@@ -31,7 +32,16 @@ from core.profiles import get_profile
 from core.registry import IMPLEMENTATIONS
 from core.service import seed_demo
 from core.settings import Settings, SettingsError
-from core.stores import BadDatabaseURL, DuplicateItem, NoSuchDatabase, UserStore, open_store
+from core.stores import (
+    BadDatabaseURL,
+    DuplicateItem,
+    MigratingStore,
+    NoSuchDatabase,
+    SchemaStatus,
+    SchemaTooNew,
+    UserStore,
+    open_store,
+)
 from core.users import DEMO_USERS, Item, UnknownUser, User, UserExists, next_token_epoch
 
 T = TypeVar("T")
@@ -66,6 +76,10 @@ users_app = typer.Typer(cls=_Group, no_args_is_help=True, help="Manage the users
 items_app = typer.Typer(cls=_Group, no_args_is_help=True, help="Manage the items of the store.")
 app.add_typer(users_app, name="users")
 app.add_typer(items_app, name="items")
+db_app = typer.Typer(
+    cls=_Group, no_args_is_help=True, help="The store's schema: its version and migrations."
+)
+app.add_typer(db_app, name="db")
 
 
 def _fail(message: str) -> NoReturn:
@@ -127,8 +141,11 @@ def _open_store(*, writes: bool = True, create: bool = True) -> UserStore:
             "ARENA_DATABASE_URL is memory://: the change would vanish when this command ends "
             "(use a sqlite:/// store)"
         )
+    settings = _settings()
     try:
-        return open_store(url, create=create)
+        return open_store(
+            url, create=create, pool_size=settings.db_pool_size, timeout=settings.db_timeout
+        )
     except BadDatabaseURL as exc:
         _fail(str(exc))
 
@@ -136,6 +153,9 @@ def _open_store(*, writes: bool = True, create: bool = True) -> UserStore:
 def _run(work: Callable[[UserStore], Awaitable[T]], store: UserStore | None = None) -> T:
     """Run `work` against the store, turning every expected refusal into one line."""
     opened = store if store is not None else _open_store()
+    # The pool's reconnection warnings would reach stderr (logging's last resort) beside the
+    # one line a refusal prints.
+    logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
     async def session() -> T:
         try:
@@ -151,6 +171,8 @@ def _run(work: Callable[[UserStore], Awaitable[T]], store: UserStore | None = No
         _fail(f"no user named {shown(str(exc))}")
     except NoSuchDatabase as exc:  # before StoreUnavailable, which it is
         _fail(f"{shown(str(exc))} (`scopes-arena users add` or `scopes-arena demo` creates it)")
+    except SchemaTooNew as exc:  # it was reached: the message says what to do
+        _fail(shown(str(exc)))
     except StoreUnavailable as exc:
         _fail(f"the store cannot be reached: {shown(str(exc))}")
     except DuplicateItem as exc:
@@ -331,6 +353,47 @@ def items_add(owner: str, item_id: str) -> None:
     _username(owner)
     _run(lambda store: store.add_item(Item(item_id, owner)))
     typer.echo(f"added item {shown(item_id)} to {owner}")
+
+
+def _migrating_store(*, create: bool) -> MigratingStore:
+    store = _open_store(writes=False, create=create)
+    if not isinstance(store, MigratingStore):
+        _fail("ARENA_DATABASE_URL is memory://: it has no schema (nothing to migrate)")
+    return store
+
+
+def _pending(status: SchemaStatus) -> str:
+    return ", ".join(status.pending) or "none"
+
+
+@db_app.command(cls=_Command, name="status")
+def db_status() -> None:
+    """Show the store's schema version, this code's and what `db upgrade` would apply."""
+    # Changes nothing (a missing SQLite file stays missing); exit status 1 for a database
+    # newer than this code.
+    store = _migrating_store(create=False)
+    status = _run(lambda _: store.schema_status(), store)
+    typer.echo(f"database: {shown(status.where)}")
+    typer.echo(f"schema version: {status.found} (this code: {status.current})")
+    if status.found > status.current:
+        _fail(str(SchemaTooNew(status.found)))
+    typer.echo(f"pending migrations: {_pending(status)}")
+
+
+@db_app.command(cls=_Command, name="upgrade")
+def db_upgrade() -> None:
+    """Apply the pending migrations (the apps also do on first use)."""
+    # One transaction (all or none), each version once even with instances starting at the
+    # same moment.
+    store = _migrating_store(create=True)
+    before = _run(lambda _: store.upgrade(), store)
+    if before.found == before.current:
+        typer.echo(f"schema up to date (version {before.current}): {shown(before.where)}")
+    else:
+        typer.echo(
+            f"upgraded the schema from version {before.found} to {before.current} "
+            f"({_pending(before)}): {shown(before.where)}"
+        )
 
 
 @app.command(cls=_Command)

@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ARENA_", frozen=True, extra="forbid")
 
     secret_key: SecretStr | None = None
-    database_url: str | None = None
+    # repr=False: a postgresql:// URL holds a password, and a repr can end up in a log.
+    database_url: str | None = Field(default=None, repr=False)
     profile: Profile = "tutorial"
     access_token_expire_minutes: int = Field(default=30, gt=0, le=60 * 24 * 365)
     demo_users: bool = False
@@ -80,6 +81,12 @@ class Settings(BaseSettings):
     login_failure_window: float = Field(default=900.0, gt=0, le=30 * 24 * 3600)
     #: Peers whose X-Forwarded-For is believed ("127.0.0.1/32,10.0.0.0/8"); none by default.
     trusted_proxies: Annotated[tuple[Network, ...], NoDecode] = ()
+    # PostgreSQL store (README "PostgreSQL").
+    #: Connections per process, at most (the pool opens one, more as requests wait).
+    db_pool_size: int = Field(default=10, ge=1, le=1000)
+    #: Seconds any database call may take (waiting for a connection, connecting, a
+    #: statement); longer is 503 Service Unavailable.
+    db_timeout: float = Field(default=5.0, gt=0, le=600)
 
     @field_validator("secret_key")
     @classmethod

@@ -177,10 +177,17 @@ def test_targets_and_their_comparison_groups() -> None:
     assert "soak" in by_name["starlette"].scenarios
     assert [[t.name for t in group] for group in groups(targets)] == [
         ["raw-asgi", "raw-core"],
-        ["bare-fastapi", "ceiling-fastapi", "fastapi"],
-        ["bare-litestar", "ceiling-litestar", "litestar"],
-        ["bare-starlette", "ceiling-starlette", "starlette"],
+        ["bare-fastapi", "ceiling-fastapi", "fastapi", "pg-fastapi"],
+        ["bare-litestar", "ceiling-litestar", "litestar", "pg-litestar"],
+        ["bare-starlette", "ceiling-starlette", "starlette", "pg-starlette"],
     ]
+    # The same app on PostgreSQL, measured beside the SQLite one (no soak).
+    assert by_name["pg-litestar"].app == "impl_litestar.app:app"
+    assert (by_name["pg-litestar"].database, by_name["litestar"].database) == (
+        "postgresql",
+        "sqlite",
+    )
+    assert by_name["pg-litestar"].scenarios == by_name["litestar"].scenarios - {"soak"}
     picked = [by_name[n] for n in ("fastapi", "raw-asgi", "bare-fastapi")]
     assert [[t.name for t in g] for g in groups(picked)] == [
         ["fastapi", "bare-fastapi"],
@@ -348,6 +355,18 @@ def test_evaluate_computes_every_ratio_and_target() -> None:
     assert goal_of(goals, "impl-vs-framework", "me").met is None
     assert goal_of(goals, "login-vs-argon2", "login").met is None
     assert targets["bare-fastapi"].failed
+
+
+def test_the_postgresql_targets_are_compared_with_their_sqlite_twin() -> None:
+    targets = fixture_targets()
+    targets["pg-fastapi"] = target("pg-fastapi", "impl", {"me": [2_100.0], "items": [1_300.0]})
+    ratios, goals = evaluate(targets)
+    by = {(r.name, r.scenario, r.numerator): r.value for r in ratios}
+    assert by["postgresql/sqlite", "items", "pg-fastapi"] == pytest.approx(1_300 / 2_600)
+    assert by["impl/bare", "me", "pg-fastapi"] == pytest.approx(2_100 / 4_000)
+    assert by["impl/ceiling", "items", "pg-fastapi"] == pytest.approx(1_300 / 3_000)
+    # The goals stay about the SQLite-backed implementations.
+    assert {g.target for g in goals if "pg-" in g.target} == set()
 
 
 def test_soak_growth_over_second_half() -> None:

@@ -597,8 +597,9 @@ BAD_SETTINGS = [
         "ARENA_ACCESS_TOKEN_EXPIRE_MINUTES: Input should be greater than 0",
     ),
     (
-        {"ARENA_DATABASE_URL": "postgresql://localhost/arena"},
-        "the PostgreSQL store is not implemented yet; use sqlite:/// or memory://",
+        {"ARENA_DATABASE_URL": "postgresql://localhost/arena?bogus=1"},
+        "bad PostgreSQL URL 'postgresql://localhost/arena?bogus=1': "
+        'invalid URI query parameter: "bogus"',
     ),
     (
         {"ARENA_DATABASE_URL": "mysql://x"},

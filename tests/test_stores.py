@@ -1,5 +1,6 @@
-"""The store port: one behavioural suite run against MemoryStore and SQLiteStore, plus the
-SQLite file itself and `open_store` URL parsing."""
+"""The store port: one behavioural suite run against MemoryStore, SQLiteStore and PostgresStore
+(a throwaway server, tests/conftest.py), plus the SQLite file itself and `open_store` URL
+parsing. PostgreSQL's own behaviour (pool, outages, migrations) is in test_postgres_store.py."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from core.errors import StoreUnavailable
@@ -16,6 +18,7 @@ from core.stores import (
     BadDatabaseURL,
     DuplicateItem,
     MemoryStore,
+    PostgresStore,
     SQLiteStore,
     UserStore,
     open_store,
@@ -23,14 +26,35 @@ from core.stores import (
 from core.stores.base import Attempts
 from core.stores.sqlite import SCHEMA_VERSION
 from core.users import DEMO_USERS, Item, UnknownUser, User, UserExists
+from deploy.postgres import TempPostgres
 
 BOB = User("bob", "hash-bob", "bob@example.com", "Bob B", False, ("me",))
 CAROL = User("carol", "hash-carol")
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(scope="session")
+def suite_database(postgres_server: TempPostgres) -> str:
+    """The suite's PostgreSQL database: created once (a new database per test costs ~0.3 s)."""
+    return postgres_server.create_database("store_suite")
+
+
+def _emptied(url: str) -> str:
+    with psycopg.connect(url, autocommit=True) as conn:
+        found = conn.execute("SELECT to_regclass('users') IS NOT NULL").fetchone()
+        if found and found[0]:  # migrated by an earlier test: its tables, emptied
+            conn.execute("TRUNCATE users, items, login_attempts")
+    return url
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[UserStore]:
-    made: UserStore = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.db")
+    made: UserStore
+    if request.param == "memory":
+        made = MemoryStore()
+    elif request.param == "sqlite":
+        made = SQLiteStore(tmp_path / "s.db")
+    else:  # one database of the session's throwaway server, emptied for each test
+        made = PostgresStore(_emptied(request.getfixturevalue("suite_database")), timeout=10)
     try:
         yield made
     finally:
@@ -263,6 +287,17 @@ def test_open_sqlite(url: str, path: Path) -> None:
     assert store.path == path
 
 
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_open_postgresql_connects_to_nothing_yet(scheme: str) -> None:
+    # An address nothing listens on, and no event loop: building the store opens nothing (H10).
+    store = open_store(f"{scheme}://arena:pa%40ss-w0rd@192.0.2.1:5432/arena", pool_size=3)
+    assert isinstance(store, PostgresStore)
+    assert store.pool_size == 3
+    assert store.timeout == 5.0
+    assert store.where == f"{scheme}://arena:***@192.0.2.1:5432/arena"
+    assert repr(store) == f"PostgresStore('{scheme}://arena:***@192.0.2.1:5432/arena')"
+
+
 def test_open_store_touches_no_disk(tmp_path: Path) -> None:
     open_store(f"sqlite:///{tmp_path}/arena.db")
     assert list(tmp_path.iterdir()) == []
@@ -271,13 +306,15 @@ def test_open_store_touches_no_disk(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        (
-            "postgresql://user@localhost/arena",
-            "the PostgreSQL store is not implemented yet; use sqlite:/// or memory://",
+        (  # libpq's message quotes the password: shown as *** like in the URL
+            "postgresql://arena:s3%zz@localhost/arena",
+            "bad PostgreSQL URL 'postgresql://arena:***@localhost/arena': "
+            'invalid percent-encoded token: "***"',
         ),
         (
-            "postgres://localhost/arena",
-            "the PostgreSQL store is not implemented yet; use sqlite:/// or memory://",
+            "postgres://localhost/arena?bogus=1",
+            "bad PostgreSQL URL 'postgres://localhost/arena?bogus=1': "
+            'invalid URI query parameter: "bogus"',
         ),
         (
             "sqlite:///",
@@ -418,3 +455,66 @@ async def test_attempts_are_atomic_across_connections(tmp_path: Path) -> None:
     finally:
         await first.close()
         await second.close()
+
+
+async def test_postgresql_attempts_are_atomic_across_connections(postgres_url: str) -> None:
+    # Two stores on one database (two instances), each with its own pool of connections.
+    first = PostgresStore(postgres_url, pool_size=4, timeout=10)
+    second = PostgresStore(postgres_url, pool_size=4, timeout=10)
+    try:
+        results = await asyncio.gather(
+            *(
+                (first if n % 2 else second).add_attempt(["user:bob", "addr:1"], 1.0, 60.0)
+                for n in range(40)
+            )
+        )
+        assert sorted(result[0].count for result in results) == list(range(1, 41))
+        assert sorted(result[1].count for result in results) == list(range(1, 41))
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_attempt_keys_are_kept_apart_byte_for_byte(store: UserStore) -> None:
+    # PostgreSQL text holds no NUL: its store escapes keys, one-to-one.
+    keys = ["a\x00b", "a\\0b", "a\\\x00b", "a"]
+    assert await store.add_attempt(keys, 1.0, 60.0) == [Attempts(1, 1.0)] * 4
+    assert await store.add_attempt(keys[:2], 2.0, 60.0) == [Attempts(2, 1.0)] * 2
+    await store.remove_attempt(["a\x00b"], [1.0])
+    assert await store.add_attempt(keys, 3.0, 60.0) == [
+        Attempts(2, 1.0), Attempts(3, 1.0), Attempts(2, 1.0), Attempts(2, 1.0)
+    ]  # fmt: skip
+
+
+async def test_seed_adds_everything_once(store: UserStore) -> None:
+    assert await store.seed(DEMO_USERS, [Item("Foo", "johndoe")]) is True
+    assert await store.list_users() == sorted(DEMO_USERS, key=lambda user: user.username)
+    assert await store.items_for("johndoe") == [Item("Foo", "johndoe")]
+    assert await store.seed([BOB], []) is False
+    assert await store.get_user("bob") is None
+
+
+async def test_seed_is_all_or_nothing(store: UserStore) -> None:
+    with pytest.raises(DuplicateItem):
+        await store.seed([BOB], [Item("Foo", "bob"), Item("Foo", "bob")])
+    assert await store.is_empty() is True
+    assert await store.items_for("bob") == []
+
+
+async def test_concurrent_seeds_on_postgresql_add_once(postgres_url: str) -> None:
+    stores = [PostgresStore(postgres_url, timeout=10) for _ in range(4)]
+    try:
+        done = await asyncio.gather(*(s.seed(DEMO_USERS, [Item("Foo", "alice")]) for s in stores))
+        assert sorted(done) == [False, False, False, True]
+        assert len(await stores[0].list_users()) == len(DEMO_USERS)
+    finally:
+        for made in stores:
+            await made.close()
+
+
+async def test_attempts_with_no_key_or_a_key_twice(store: UserStore) -> None:
+    assert await store.add_attempt([], 1.0, 60.0) == []
+    await store.remove_attempt([], [])
+    # The same key twice in one call: counted twice, in order.
+    assert await store.add_attempt(["a", "a"], 1.0, 60.0) == [Attempts(1, 1.0), Attempts(2, 1.0)]
+    assert await store.purge_attempts(0.0) == 0

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from core.stores.base import UserStore
+from core.stores.base import MigratingStore, SchemaStatus, SchemaTooNew, UserStore
 from core.stores.memory import MemoryStore
+from core.stores.postgresql import BadPostgresURL, PostgresStore
 from core.stores.sqlite import NoSuchDatabase, SQLiteStore
 from core.users import DuplicateItem
 
@@ -15,10 +16,13 @@ class BadDatabaseURL(ValueError):
     pass
 
 
-def open_store(url: str, *, create: bool = True) -> UserStore:
+def open_store(
+    url: str, *, create: bool = True, pool_size: int = 10, timeout: float = 5.0
+) -> UserStore:
     """Build the store for `url`; nothing is opened until the first query (H10). With
     `create=False` a SQLite file (or its directory) that does not exist yet is not created: the
-    first query raises NoSuchDatabase (for readers, such as `scopes-arena users list`)."""
+    first query raises NoSuchDatabase (for readers, such as `scopes-arena users list`).
+    PostgreSQL: at most `pool_size` connections, every call bounded by `timeout` seconds."""
     scheme = urlsplit(url).scheme
     if url == "memory://":
         return MemoryStore()
@@ -30,9 +34,10 @@ def open_store(url: str, *, create: bool = True) -> UserStore:
             )
         return SQLiteStore(Path(url[len(prefix) :]), create=create)
     if scheme in {"postgresql", "postgres"}:
-        raise BadDatabaseURL(
-            "the PostgreSQL store is not implemented yet; use sqlite:/// or memory://"
-        )
+        try:
+            return PostgresStore(url, pool_size=pool_size, timeout=timeout)
+        except BadPostgresURL as exc:
+            raise BadDatabaseURL(str(exc)) from None
     raise BadDatabaseURL(
         f"unsupported database URL {url!r}: expected memory://, sqlite:///path or postgresql://"
     )
@@ -42,8 +47,12 @@ __all__ = [
     "BadDatabaseURL",
     "DuplicateItem",
     "MemoryStore",
+    "MigratingStore",
     "NoSuchDatabase",
+    "PostgresStore",
     "SQLiteStore",
+    "SchemaStatus",
+    "SchemaTooNew",
     "UserStore",
     "open_store",
 ]

@@ -8,9 +8,46 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from core.errors import StoreUnavailable
 from core.users import Item, User
+
+#: What each schema version brings, for `scopes-arena db status`; the same versions in every
+#: store with a schema (SQLite's MIGRATIONS and PostgreSQL's, one entry per version).
+MIGRATION_NOTES = (
+    "users and items",
+    "users.tokens_valid_after: tokens issued before it are refused (H13)",
+    "login_attempts: brute-force counters (H12)",
+)
+SCHEMA_VERSION = len(MIGRATION_NOTES)
+
+
+class SchemaTooNew(StoreUnavailable):
+    """The database was written by a newer version of this code: refused, never downgraded."""
+
+    def __init__(self, found: int, where: str = "") -> None:
+        super().__init__(
+            f"{where + ': ' if where else ''}database schema version {found} is newer than "
+            f"this code's ({SCHEMA_VERSION}): upgrade scopes-arena"
+        )
+        self.found = found
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaStatus:
+    """`scopes-arena db status`: where the database is (no password), the version found there
+    (0: none yet), this code's version, and the migrations an upgrade would apply."""
+
+    where: str
+    found: int
+    current: int = SCHEMA_VERSION
+
+    @property
+    def pending(self) -> tuple[str, ...]:
+        return tuple(
+            f"v{n}: {MIGRATION_NOTES[n - 1]}" for n in range(self.found + 1, self.current + 1)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +91,10 @@ class UserStore(Protocol):
 
     async def is_empty(self) -> bool: ...
 
+    async def seed(self, users: Sequence[User], items: Sequence[Item]) -> bool:
+        """If the store has no user: add `users`, then `items`, in one transaction (all or
+        nothing; two instances seeding at once add them once). True if it did."""
+
     # H12: login-attempt counters, in the store's database so that every instance shares them.
     async def add_attempt(self, keys: Sequence[str], now: float, window: float) -> list[Attempts]:
         """Atomically, for every key in one transaction: a key with no row, or whose window
@@ -66,3 +107,16 @@ class UserStore(Protocol):
 
     async def purge_attempts(self, before: float) -> int:
         """Delete the counters whose window began before `before`; how many."""
+
+
+@runtime_checkable
+class MigratingStore(UserStore, Protocol):
+    """A store with a versioned schema (SQLite, PostgreSQL): migrated on first use, or on
+    purpose by `scopes-arena db upgrade`."""
+
+    async def schema_status(self) -> SchemaStatus:
+        """The version found, without changing anything (nothing created either)."""
+
+    async def upgrade(self) -> SchemaStatus:
+        """Apply the pending migrations, each version once (safe with other instances starting
+        at the same moment); the status before. SchemaTooNew for a newer database."""

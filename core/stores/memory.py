@@ -70,6 +70,24 @@ class MemoryStore:
     async def items_for(self, owner: str) -> list[Item]:
         return [Item(item_id, owner) for item_id in sorted(self._items.get(owner, ()))]
 
+    async def seed(self, users: Sequence[User], items: Sequence[Item]) -> bool:
+        # No await before the last change: nothing else runs in between, so it is atomic.
+        if self._users:
+            return False
+        for user in users:
+            usernames.check(user.username)
+        added = {user.username: user for user in users}
+        owned: dict[str, set[str]] = {name: set() for name in added}
+        for item in items:
+            if item.owner not in owned:
+                raise UnknownUser(item.owner)
+            if item.item_id in owned[item.owner]:
+                raise DuplicateItem(f"{item.owner} already has item {item.item_id}")
+            owned[item.owner].add(item.item_id)
+        self._users.update(added)
+        self._items.update(owned)
+        return True
+
     async def is_empty(self) -> bool:
         return not self._users
 

@@ -14,6 +14,7 @@ import logging
 import os
 import sqlite3
 import stat
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,7 +23,7 @@ from urllib.parse import quote
 
 from core import usernames
 from core.errors import StoreUnavailable
-from core.stores.base import Attempts
+from core.stores.base import SCHEMA_VERSION, Attempts, SchemaStatus, SchemaTooNew
 from core.users import DuplicateItem, Item, UnknownUser, User, UserExists
 
 T = TypeVar("T")
@@ -57,15 +58,14 @@ MIGRATIONS = (
     );
     """,
 )
-SCHEMA_VERSION = len(MIGRATIONS)
+assert len(MIGRATIONS) == SCHEMA_VERSION  # one list of versions for every store
 _SELECT_USER = (
     "SELECT username, email, full_name, disabled, hashed_password, scopes, tokens_valid_after"
     " FROM users"
 )
 
 
-class SchemaTooNew(sqlite3.DatabaseError):
-    """The file was written by a newer version of this code."""
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "NoSuchDatabase", "SQLiteStore", "SchemaTooNew"]
 
 
 class NoSuchDatabase(StoreUnavailable):
@@ -85,16 +85,13 @@ def _user(row: tuple[object, ...]) -> User:
     )
 
 
-def migrate(conn: sqlite3.Connection) -> int:
+def migrate(conn: sqlite3.Connection, where: str = "") -> int:
     """Bring the schema to SCHEMA_VERSION; the version found before."""
     conn.execute("BEGIN IMMEDIATE")  # one writer: a second process waits, then sees it done
     try:
         found = int(conn.execute("PRAGMA user_version").fetchone()[0])
         if found > SCHEMA_VERSION:
-            raise SchemaTooNew(
-                f"database schema version {found} is newer than this code's "
-                f"({SCHEMA_VERSION}): upgrade scopes-arena"
-            )
+            raise SchemaTooNew(found, where)
         for script in MIGRATIONS[found:]:
             for statement in filter(str.strip, script.split(";")):
                 conn.execute(statement)
@@ -104,6 +101,21 @@ def migrate(conn: sqlite3.Connection) -> int:
         conn.execute("ROLLBACK")
         raise
     return found
+
+
+def _wal(conn: sqlite3.Connection, patience: float = 5.0) -> None:
+    """PRAGMA journal_mode=WAL, waiting for other connections: switching a new file to WAL
+    while another connection opens it can fail with "database is locked" at once, the busy
+    timeout notwithstanding (two instances starting together)."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)  # on the store's worker thread, not the event loop
 
 
 def _private(path: Path, *, create: bool = True) -> None:
@@ -136,6 +148,8 @@ class SQLiteStore:
         self.create = create
         self._conn: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
+        #: The schema version the file had when this store opened it (for `db upgrade`).
+        self._found: int | None = None
 
     def _connection(self) -> sqlite3.Connection:
         # Runs on the worker thread, which owns the connection for its whole life.
@@ -149,10 +163,10 @@ class SQLiteStore:
             target = self.path if self.create else f"file:{quote(str(self.path))}?mode=rw"
             conn = sqlite3.connect(target, timeout=5.0, isolation_level=None, uri=not self.create)
             try:
-                conn.execute("PRAGMA journal_mode=WAL")
+                _wal(conn)
                 conn.execute("PRAGMA foreign_keys=ON")
-                migrate(conn)
-            except sqlite3.Error:
+                self._found = migrate(conn, str(self.path))
+            except BaseException:
                 conn.close()
                 raise
             self._conn = conn
@@ -167,7 +181,7 @@ class SQLiteStore:
 
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, job)
-        except (sqlite3.IntegrityError, NoSuchDatabase):
+        except (sqlite3.IntegrityError, StoreUnavailable):
             raise
         except (OSError, sqlite3.Error) as exc:
             raise StoreUnavailable(f"{self.path}: {exc}") from exc
@@ -277,6 +291,60 @@ class SQLiteStore:
     async def is_empty(self) -> bool:
         row = await self._run(lambda db: db.execute("SELECT 1 FROM users LIMIT 1").fetchone())
         return row is None
+
+    async def seed(self, users: Sequence[User], items: Sequence[Item]) -> bool:
+        for user in users:
+            usernames.check(user.username)
+
+        def seed(db: sqlite3.Connection) -> bool:
+            with _transaction(db):
+                if db.execute("SELECT 1 FROM users LIMIT 1").fetchone() is not None:
+                    return False
+                db.executemany(
+                    "INSERT INTO users (username, email, full_name, disabled, hashed_password,"
+                    " scopes, tokens_valid_after) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (u.username, u.email, u.full_name, int(u.disabled), u.hashed_password,
+                         " ".join(u.scopes), u.tokens_valid_after)
+                        for u in users
+                    ],
+                )  # fmt: skip
+                db.executemany(
+                    "INSERT INTO items (owner, item_id) VALUES (?, ?)",
+                    [(item.owner, item.item_id) for item in items],
+                )
+            return True
+
+        try:
+            return await self._run(seed)
+        except sqlite3.IntegrityError as exc:
+            raise DuplicateItem(str(exc)) from exc
+
+    async def schema_status(self) -> SchemaStatus:
+        def status() -> SchemaStatus:
+            if not self.path.is_file():  # nothing there yet; nothing created
+                return SchemaStatus(str(self.path), 0)
+            uri = f"file:{quote(str(self.path))}?mode=ro"
+            conn = sqlite3.connect(uri, timeout=5.0, isolation_level=None, uri=True)
+            try:
+                return SchemaStatus(
+                    str(self.path), int(conn.execute("PRAGMA user_version").fetchone()[0])
+                )
+            finally:
+                conn.close()
+
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, status)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreUnavailable(f"{self.path}: {exc}") from exc
+
+    async def upgrade(self) -> SchemaStatus:
+        def upgrade(db: sqlite3.Connection) -> int:
+            # Opening migrated it (and noted what it found); an open one is migrated again.
+            found, self._found = self._found, None
+            return migrate(db, str(self.path)) if found is None else found
+
+        return SchemaStatus(str(self.path), await self._run(upgrade))
 
     async def add_attempt(self, keys: Sequence[str], now: float, window: float) -> list[Attempts]:
         def add(db: sqlite3.Connection) -> list[Attempts]:

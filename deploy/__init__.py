@@ -1,0 +1,1 @@
+"""Running scopes-arena for real: a throwaway PostgreSQL (deploy.postgres), the cluster."""
