@@ -226,6 +226,33 @@ def resolve_targets(
                 errors["postgres"] = str(exc)
                 console.print(f"[red]no PostgreSQL for --postgres[/]: {escape(str(exc))}")
                 return targets, errors
+        for name in implementations:
+            extra = {} if profile == "tutorial" else {"ARENA_PROFILE": profile}
+            if postgres is not None:
+                database = "conformance_" + re.sub(r"[^a-z0-9_]", "_", (name + suffix).lower())
+                extra["ARENA_DATABASE_URL"] = postgres.create_database(database)
+            try:
+                server = stack.enter_context(serve(name, extra_env=extra))
+            except RuntimeError as exc:
+                errors[name + suffix] = str(exc).strip()
+                console.print(
+                    f"[red]could not start impl_{name} ({profile})[/]: "
+                    f"{escape(last_line(str(exc)))}"
+                )
+                continue
+            console.print(
+                f"serving impl_{name} ({profile} profile) at {server.url}"
+                + (" on PostgreSQL" if postgres is not None else "")
+            )
+            targets.append(TargetSpec(name + suffix, url=server.url, profile=profile))
+    elif args.impl or not (args.target or args.app_factory):
+        targets += [
+            TargetSpec(name + suffix, factory=f"impl_{name}.app:create_app", profile=profile)
+            if suffix
+            else TargetSpec(name, profile=profile)
+            for name in implementations
+        ]
+    return targets, errors
 
 
 def merge_runs(runs: Sequence[SuiteRun]) -> SuiteRun:
