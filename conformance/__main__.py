@@ -1,6 +1,9 @@
 """`python -m conformance`: the suite against every target, the side-by-side matrix, the
-differential run, and the reports; exits non-zero when a MUST check fails, targets disagree, a
-target cannot be reached, or its tokens are not signed with the key the suite was given.
+differential run, and the reports, for both profiles by default (the tutorial's checks on
+targets running the tutorial profile, the STRICT checks on the same implementations started
+with ARENA_PROFILE=strict, shown as `<name>-strict` columns; one differential run per
+profile); exits non-zero when a MUST check fails, targets disagree, a target cannot be
+reached, or its tokens are not signed with the key the suite was given.
 
 Before the checks, each target is probed (reachable, /openapi.json, the demo users log in, the
 key): what is wrong is said in one line each, at once. A run with --target or --app-factory
@@ -35,8 +38,9 @@ from conformance.differential import DiffResult, Probe, endpoint_for, run_differ
 from conformance.report import CELL_ORDER, GLYPHS, Report, cell_of, last_line
 from conformance.runner import ROOT, Case, Setup, SuiteRun, TargetSpec, check_setup, run_suite
 from conformance.servers import IMPLEMENTATIONS, LIVE_SECRET_KEY, serve
+from core.settings import Profile
 
-PROFILES = ("tutorial", "strict")
+PROFILES: tuple[Profile, ...] = ("tutorial", "strict")
 
 
 def available_implementations() -> list[str]:
@@ -93,7 +97,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="NAME=MODULE:CALLABLE",
         help="an in-process target built by CALLABLE(settings) (repeatable)",
     )
-    parser.add_argument("--profile", default="tutorial", choices=PROFILES)
+    parser.add_argument(
+        "--profile",
+        default=None,
+        choices=(*PROFILES, "both"),
+        help="the profile(s) to check: the implementations are run with each (default: both; "
+        "tutorial for --target and --app-factory, which run the profile they were given)",
+    )
     parser.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k expression")
     parser.add_argument(
         "--family",
@@ -183,13 +193,28 @@ class RunProgress:
         self.progress.refresh()
 
 
+def profiles_of(args: argparse.Namespace) -> list[Profile]:
+    if args.profile == "both":
+        return list(PROFILES)
+    if args.profile is not None:
+        return [args.profile]
+    return ["tutorial"] if args.target or args.app_factory else list(PROFILES)
+
+
 def resolve_targets(
-    args: argparse.Namespace, stack: contextlib.ExitStack, console: Console
+    args: argparse.Namespace,
+    stack: contextlib.ExitStack,
+    console: Console,
+    profile: Profile = "tutorial",
 ) -> tuple[list[TargetSpec], dict[str, str]]:
-    targets = [TargetSpec(name, url=url) for name, url in args.target]
-    targets += [TargetSpec(name, factory=path) for name, path in args.app_factory]
+    """The targets of one profile's run: those named (taken to run `profile`), and the
+    implementations, under uvicorn with --serve-all (ARENA_PROFILE=`profile`) or in-process;
+    an implementation's column is `<name>-strict` for the strict profile."""
+    targets = [TargetSpec(name, url=url, profile=profile) for name, url in args.target]
+    targets += [TargetSpec(name, factory=path, profile=profile) for name, path in args.app_factory]
     errors: dict[str, str] = {}
     implementations = args.impl or available_implementations()
+    suffix = "" if profile == "tutorial" else f"-{profile}"
     if args.serve_all:
         postgres = None
         if args.postgres:
@@ -202,24 +227,58 @@ def resolve_targets(
                 console.print(f"[red]no PostgreSQL for --postgres[/]: {escape(str(exc))}")
                 return targets, errors
         for name in implementations:
-            extra = {}
+            extra = {} if profile == "tutorial" else {"ARENA_PROFILE": profile}
             if postgres is not None:
-                database = "conformance_" + re.sub(r"[^a-z0-9_]", "_", name.lower())
+                database = "conformance_" + re.sub(r"[^a-z0-9_]", "_", (name + suffix).lower())
                 extra["ARENA_DATABASE_URL"] = postgres.create_database(database)
             try:
                 server = stack.enter_context(serve(name, extra_env=extra))
             except RuntimeError as exc:
-                errors[name] = str(exc).strip()
-                console.print(f"[red]could not start impl_{name}[/]: {escape(last_line(str(exc)))}")
+                errors[name + suffix] = str(exc).strip()
+                console.print(
+                    f"[red]could not start impl_{name} ({profile})[/]: "
+                    f"{escape(last_line(str(exc)))}"
+                )
                 continue
             console.print(
-                f"serving impl_{name} at {server.url}"
+                f"serving impl_{name} ({profile} profile) at {server.url}"
                 + (" on PostgreSQL" if postgres is not None else "")
             )
-            targets.append(TargetSpec(name, url=server.url))
-    elif args.impl or not targets:
-        targets += [TargetSpec(name) for name in implementations]
+            targets.append(TargetSpec(name + suffix, url=server.url, profile=profile))
+    elif args.impl or not (args.target or args.app_factory):
+        targets += [
+            TargetSpec(name + suffix, factory=f"impl_{name}.app:create_app", profile=profile)
+            if suffix
+            else TargetSpec(name, profile=profile)
+            for name in implementations
+        ]
     return targets, errors
+
+
+def merge_runs(runs: Sequence[SuiteRun]) -> SuiteRun:
+    """One profile's runs side by side: their targets are the matrix's columns."""
+    return SuiteRun(
+        targets=[target for run in runs for target in run.targets],
+        checks={check_id: check for run in runs for check_id, check in run.checks.items()},
+        cases=[case for run in runs for case in run.cases],
+        errors=[error for run in runs for error in run.errors],
+        pytest_exit_code=max(run.pytest_exit_code for run in runs),
+        output="".join(run.output for run in runs),
+        duration=sum(run.duration for run in runs),
+    )
+
+
+def merge_diffs(diffs: Sequence[DiffResult]) -> DiffResult | None:
+    """The differential runs of each profile (targets compared within a profile only)."""
+    if not diffs:
+        return None
+    return DiffResult(
+        targets=[target for diff in diffs for target in diff.targets],
+        probes=sum(diff.probes for diff in diffs),
+        findings=[finding for diff in diffs for finding in diff.findings],
+        framework_differences=[item for diff in diffs for item in diff.framework_differences],
+        duration=sum(diff.duration for diff in diffs),
+    )
 
 
 def run_checks(
@@ -297,49 +356,62 @@ def run_diff(
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.profile != "tutorial":
-        print(
-            f"conformance: the {args.profile} profile is not implemented yet "
-            "(only --profile tutorial exists)",
-            file=sys.stderr,
-        )
-        return 2
+    profiles = profiles_of(args)
     # Bound to the real stdout now: pytest's own output is redirected while the suite runs.
     # No emoji codes: "module:factory:" in a message must not become a picture.
     console = Console(file=sys.stdout, highlight=False, emoji=False)
     # Should an in-process app turn logging on, the report stays the output here, not one INFO
     # line per request of the differential run.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    runs: list[SuiteRun] = []
+    diffs: list[DiffResult] = []
+    startup_errors: dict[str, str] = {}
+    setups: dict[str, Setup] = {}
+    key_problems: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
-        targets, startup_errors = resolve_targets(args, stack, console)
-        if not targets:
-            console.print("[red]no target to run the suite against[/]")
-            return 1 if startup_errors else 2
-        names = [target.name for target in targets]
-        if len(set(names)) != len(names):
-            console.print(f"[red]target names must be unique: {escape(', '.join(names))}[/]")
-            return 2
-        targets, setups = probe(targets, args.secret_key, console, startup_errors)
-        if not targets:
+        for profile in profiles:
+            # One run of the suite (and one differential run) per profile, in one report.
+            targets, errors = resolve_targets(args, stack, console, profile)
+            startup_errors.update(errors)
+            if not targets:
+                continue
+            names = [target.name for target in targets]
+            if len(set(names)) != len(names):
+                console.print(f"[red]target names must be unique: {escape(', '.join(names))}[/]")
+                return 2
+            targets, found = probe(targets, args.secret_key, console, startup_errors)
+            setups.update(found)
+            if not targets:
+                continue
+            problems = {name: s.key_problem for name, s in found.items() if s.key_problem}
+            key_problems.update(problems)
+            try:
+                run = run_checks(args, targets, console, problems)
+            except ValueError as exc:
+                console.print(f"[red]{escape(str(exc))}[/]")
+                return 2
+            if run.errors and run.pytest_exit_code not in (0, 1):
+                console.print(escape(run.output), soft_wrap=True)
+            runs.append(run)
+            if len(targets) >= 2 and not args.no_diff and problems:
+                # Its probes carry tokens signed with --secret-key: every answer would differ.
+                console.print("differential run skipped: a target does not sign with --secret-key")
+            elif len(targets) >= 2 and not args.no_diff:
+                diffs.append(run_diff(args, targets, stack, console))
+        if not runs:
+            if not setups:
+                console.print("[red]no target to run the suite against[/]")
+                return 1 if startup_errors else 2
             console.print("[red]FAIL: no target could be reached[/]")
             return 1
-        key_problems = {
-            name: setup.key_problem for name, setup in setups.items() if setup.key_problem
-        }
-        try:
-            run = run_checks(args, targets, console, key_problems)
-        except ValueError as exc:
-            console.print(f"[red]{escape(str(exc))}[/]")
-            return 2
-        if run.errors and run.pytest_exit_code not in (0, 1):
-            console.print(escape(run.output), soft_wrap=True)
-        diff = None
-        if len(targets) >= 2 and not args.no_diff and key_problems:
-            # Its probes carry tokens signed with --secret-key: every answer would differ.
-            console.print("differential run skipped: a target does not sign with --secret-key")
-        elif len(targets) >= 2 and not args.no_diff:
-            diff = run_diff(args, targets, stack, console)
-    report = Report(run, diff, profile=args.profile, startup_errors=startup_errors, setup=setups)
+    run, diff = merge_runs(runs), merge_diffs(diffs)
+    report = Report(
+        run,
+        diff,
+        profile=" + ".join(profiles),
+        startup_errors=startup_errors,
+        setup=setups,
+    )
     report.render(console)
     for line in report.setup_lines():
         console.print(f"[yellow]setup: {escape(line)}[/]", soft_wrap=True)

@@ -27,15 +27,20 @@ class Check:
     level: Level
     rule: str
     title: str
+    #: The profile whose contract the check judges: a run of one profile runs only its checks.
+    profile: str = "tutorial"
 
     @property
     def family(self) -> str:
         return self.id.split("-", 1)[0]
 
 
-def check(id: str, level: Level, rule: str, title: str) -> Callable[[F], F]:
-    """Mark a test as conformance check `id`."""
-    return pytest.mark.check(Check(id=id, level=level, rule=rule, title=title))
+def check(
+    id: str, level: Level, rule: str, title: str, *, profile: str = "tutorial"
+) -> Callable[[F], F]:
+    """Mark a test as conformance check `id` (of `profile`'s contract, the tutorial's unless
+    said: the strict checks, STRICT-*, say profile="strict")."""
+    return pytest.mark.check(Check(id=id, level=level, rule=rule, title=title, profile=profile))
 
 
 def check_of(item: pytest.Item) -> Check | None:

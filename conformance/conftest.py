@@ -21,7 +21,8 @@ import pytest
 from conformance.checks import check_of
 from conformance.runner import IN_PROCESS_KEY, in_process_settings
 from conformance.servers import IMPLEMENTATIONS, LIVE_SECRET_KEY
-from core.tokens import TokenService
+from core.settings import Settings
+from core.tokens import StrictTokenService, TokenService
 
 # The checks also assert inside conformance.support: rewrite it so a failure shows its values.
 pytest.register_assert_rewrite("conformance.support")
@@ -65,6 +66,21 @@ class Target:
     def mint(self, subject: str = "johndoe", scope: tuple[str, ...] = ("me", "items")) -> str:
         """A token minted by the core with this target's key, as any implementation would."""
         return TokenService(self.secret_key.encode, 1800).issue(subject, scope).access_token
+
+    def mint_strict(
+        self, subject: str = "johndoe", scope: tuple[str, ...] = ("me", "items")
+    ) -> str:
+        """A strict-profile (RFC 9068) token minted by the core with this target's key and the
+        default issuer and audience (ARENA_TOKEN_ISSUER / ARENA_TOKEN_AUDIENCE unset)."""
+        service = StrictTokenService(
+            self.secret_key.encode, 1800, issuer=STRICT_ISSUER, audience=STRICT_AUDIENCE
+        )
+        return service.issue(subject, scope).access_token
+
+
+#: The strict profile's default issuer and audience: what a strict target is checked against.
+STRICT_ISSUER: str = Settings.model_fields["token_issuer"].default
+STRICT_AUDIENCE: str = Settings.model_fields["token_audience"].default
 
 
 #: The last answer any check's client received: what a check that broke on it had in hand.
@@ -153,6 +169,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="the ARENA_SECRET_KEY the live targets were started with",
     )
     group.addoption(
+        "--profile",
+        default=None,
+        choices=("tutorial", "strict"),
+        help="the profile the targets run: only that profile's checks run, and in-process "
+        "targets are built with it; default: each check on a target of its own profile "
+        "(in-process), the live targets taken to run the tutorial profile",
+    )
+    group.addoption(
         "--key-mismatch",
         action="append",
         default=[],
@@ -180,11 +204,20 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("target_name", names, ids=names, scope="session")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    profile = config.getoption("--profile")
+    drop: list[pytest.Item] = []
     for item in items:
         meta = check_of(item)
         if meta is not None:
             item.user_properties.append(("check", meta.id))
+            if profile is not None and meta.profile != profile:
+                drop.append(item)
+    if drop:
+        # A run of one profile: the other profile's checks judge another contract.
+        config.hook.pytest_deselected(items=drop)
+        dropped = set(drop)
+        items[:] = [item for item in items if item not in dropped]
 
 
 @pytest.fixture(scope="session")
@@ -198,8 +231,19 @@ def target(
         key = request.config.getoption("--secret-key")
         return Target(target_name, key, url=specs[target_name], key_problem=problem)
     factories = dict(spec.split("=", 1) for spec in request.config.getoption("--app-factory"))
-    data_dir = tmp_path_factory.mktemp(f"conformance-{target_name}")
-    settings = in_process_settings(data_dir)
+    profile = request.config.getoption("--profile") or "tutorial"
+    return _in_process(target_name, factories, tmp_path_factory, problem, profile)
+
+
+def _in_process(
+    target_name: str,
+    factories: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
+    problem: str | None,
+    profile: str,
+) -> Target:
+    data_dir = tmp_path_factory.mktemp(f"conformance-{target_name}-{profile}")
+    settings = in_process_settings(data_dir, "strict" if profile == "strict" else "tutorial")
     if target_name in factories:
         module_name, _, attribute = factories[target_name].partition(":")
         factory = getattr(importlib.import_module(module_name), attribute)
@@ -211,4 +255,30 @@ def target(
 @pytest.fixture
 async def client(target: Target) -> AsyncIterator[httpx.AsyncClient]:
     async with target.client() as http:
+        yield http
+
+
+@pytest.fixture(scope="session")
+def strict_target(
+    target_name: str, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Target:
+    """The target running the strict profile, for the STRICT checks: the target itself in a
+    run with --profile strict; otherwise an in-process build of it with ARENA_PROFILE=strict
+    (a live target is taken to run the tutorial profile, so the strict checks skip there)."""
+    if request.config.getoption("--profile") == "strict":
+        target: Target = request.getfixturevalue("target")
+        return target
+    specs = dict(spec.split("=", 1) for spec in request.config.getoption("--target"))
+    if target_name in specs:
+        pytest.skip("the live target is taken to run the tutorial profile: pass --profile strict")
+    problems = dict(spec.split("=", 1) for spec in request.config.getoption("--key-mismatch"))
+    factories = dict(spec.split("=", 1) for spec in request.config.getoption("--app-factory"))
+    return _in_process(
+        target_name, factories, tmp_path_factory, problems.get(target_name), "strict"
+    )
+
+
+@pytest.fixture
+async def strict_client(strict_target: Target) -> AsyncIterator[httpx.AsyncClient]:
+    async with strict_target.client() as http:
         yield http

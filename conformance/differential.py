@@ -506,7 +506,98 @@ def corpus(secret_key: str, now: float | None = None) -> list[Probe]:
     get("openapi-document", "/openapi.json", kind="openapi")
     get("docs-page", "/docs", kind="page")
     paths(probes, f"Bearer {tok['valid']}")
+    strict_probes(probes, secret_key, now)
     return probes
+
+
+def strict_probes(probes: list[Probe], secret_key: str, now: float | None = None) -> None:
+    """What the strict profile (CONTRACT.md S) reads differently: RFC 9068 tokens (with the
+    default issuer and audience), the grant_type and query rules at /token, the other ways of
+    sending a token. Sent to both profiles' runs: each profile's targets must agree."""
+    issued = int(time.time() if now is None else now)
+    defaults = Settings.model_fields
+    at_jwt = {"alg": "HS256", "typ": "at+jwt"}
+
+    def strict(subject: str, *scopes: str, header: dict[str, Any] = at_jwt, **extra: Any) -> str:
+        # By hand, with a fixed jti: the corpus is the same for the same `now` (a token also
+        # stands in a probe's query and body).
+        claims = {
+            "iss": defaults["token_issuer"].default,
+            "sub": subject,
+            "aud": defaults["token_audience"].default,
+            "iat": issued,
+            "exp": issued + 1800,
+            "jti": f"differential-{subject}",
+            "scope": " ".join(scopes),
+            **extra,
+        }
+        return _jws(header, claims, secret_key, "sha256")
+
+    valid = strict("johndoe", "me", "items")
+    tokens = {
+        "strict-valid": valid,
+        "strict-me": strict("johndoe", "me"),
+        "strict-no-scope": strict("johndoe"),
+        "strict-disabled": strict("alice", "me", "items"),
+        "strict-typ-jwt": strict("johndoe", "me", "items", header={"alg": "HS256", "typ": "JWT"}),
+        "strict-other-aud": strict("johndoe", "me", "items", aud="other"),
+    }
+    for ident, token in tokens.items():
+        for route in ("/users/me/", "/users/me/items/", "/status/"):
+            name = route.strip("/").replace("/", "-")
+            headers = (("Authorization", f"Bearer {token}"),)
+            probes.append(Probe(f"{name}-{ident}", "GET", route, headers=headers))
+    both = (("Authorization", f"Bearer {valid}"), ("Authorization", f"Bearer {valid}"))
+    probes.append(Probe("users-me-two-authorization-headers", "GET", "/users/me/", headers=both))
+    probes.append(
+        Probe(
+            "users-me-token-in-query-too",
+            "GET",
+            f"/users/me/?access_token={valid}",
+            headers=(("Authorization", f"Bearer {valid}"),),
+        )
+    )
+    probes.append(
+        Probe(
+            "users-me-token-in-body-too",
+            "GET",
+            "/users/me/",
+            headers=(("Authorization", f"Bearer {valid}"),),
+            content_type="application/x-www-form-urlencoded",
+            body=f"access_token={valid}".encode(),
+        )
+    )
+    probes.append(
+        Probe(
+            "users-me-extra-part", "GET", "/users/me/", headers=(("Authorization", "Bearer a b"),)
+        )
+    )
+    grant, john, secret = (
+        ("grant_type", "password"),
+        ("username", "johndoe"),
+        ("password", "secret"),
+    )
+    for ident, pairs in (
+        ("login-strict-ok", (grant, john, secret, ("scope", "me items"))),
+        ("login-strict-no-scope", (grant, john, secret)),
+        ("login-strict-client-id", (grant, john, secret, ("client_id", "first-party"))),
+        ("login-strict-scope-tab", (grant, john, secret, ("scope", "me\titems"))),
+        ("login-strict-scope-two-spaces", (grant, john, secret, ("scope", "me  items"))),
+        ("login-strict-repeated-grant-type", (grant, grant, john, secret)),
+        ("login-strict-disabled", (grant, ("username", "alice"), ("password", "secretalice"))),
+    ):
+        content_type, body = _form(*pairs)
+        probes.append(Probe(ident, "POST", "/token", content_type=content_type, body=body))
+    content_type, body = _form(grant, john, secret)
+    probes.append(
+        Probe(
+            "login-strict-password-in-query",
+            "POST",
+            "/token?password=secret",
+            content_type=content_type,
+            body=body,
+        )
+    )
 
 
 def paths(probes: list[Probe], authorization: str) -> None:
@@ -575,8 +666,8 @@ def _token_shape(token: str) -> str:
     if isinstance(claims.get("exp"), int) and isinstance(claims.get("iat"), int):
         lifetime = f" exp-iat={claims['exp'] - claims['iat']}"
     return (
-        f"<JWT alg={header.get('alg')} sub={claims.get('sub')!r} scope={claims.get('scope')!r}"
-        f" claims={','.join(sorted(claims))}{lifetime}>"
+        f"<JWT alg={header.get('alg')} typ={header.get('typ')} sub={claims.get('sub')!r}"
+        f" scope={claims.get('scope')!r} claims={','.join(sorted(claims))}{lifetime}>"
     )
 
 
@@ -750,6 +841,7 @@ def endpoint_for(target: TargetSpec, secret_key: str, stack: contextlib.ExitStac
     factory = getattr(importlib.import_module(module_name), attribute)
     data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="differential-")))
     settings = Settings(
+        profile=target.profile,
         secret_key=SecretStr(secret_key),
         database_url=f"sqlite:///{data_dir / 'arena.db'}",
         data_dir=data_dir,

@@ -1,11 +1,14 @@
 """`make fuzz`: schemathesis with every check and every phase against each implementation under
 uvicorn, once on the implementation's own /openapi.json and once on the canonical document; then
-every recorded case is replayed against all implementations (conformance/fuzz_replay.py).
+every recorded case is replayed against all implementations (conformance/fuzz_replay.py). Both
+profiles by default (`--profile`): the strict servers run ARENA_PROFILE=strict and their
+canonical document is conformance/openapi.strict.json; the replay compares within a profile.
 
 `FUZZ_EXAMPLES` (max examples per operation and phase, default 100) and `FUZZ_SEED` go deeper or
 elsewhere; `FUZZ_PASSWORD_PROFILE` (default "cheap") is the servers' argon2 cost, which is not what
 fuzzing tests. Reports: reports/fuzz/<impl>/<document>/{junit.xml,report.json,cassette.yaml,
-schemathesis.log}, reports/fuzz/<impl>/summary.{json,md}, reports/fuzz/differential.md.
+schemathesis.log}, reports/fuzz/<impl>/summary.{json,md}, reports/fuzz/differential.md; the
+strict profile's below reports/fuzz/strict/.
 Exits non-zero on any failure, error or difference.
 """
 
@@ -31,12 +34,15 @@ from rich.console import Console
 from rich.table import Table
 
 from conformance.fuzz_replay import operation_of, replay_all
-from conformance.openapi import CANONICAL_PATH
+from conformance.openapi import CANONICAL_PATH, STRICT_CANONICAL_PATH
 from conformance.servers import IMPLEMENTATIONS, Server, serve, server_env
 
 CONFIG_PATH = Path(__file__).with_name("schemathesis.toml")
 REPORTS_DIR = Path("reports") / "fuzz"
 DOCUMENTS = ("own", "canonical")
+PROFILES = ("tutorial", "strict")
+#: Each profile's canonical document.
+CANONICAL = {"tutorial": CANONICAL_PATH, "strict": STRICT_CANONICAL_PATH}
 DEFAULT_SEED = 20260101
 DEFAULT_EXAMPLES = 100
 #: The servers' argon2 cost: the hash cost is not what fuzzing tests (see the docstring).
@@ -66,6 +72,7 @@ class FuzzRun:
     report_dir: str
     links_covered: str = ""
     notes: list[str] = field(default_factory=list)
+    profile: str = "tutorial"
 
     @property
     def failed(self) -> int:
@@ -81,18 +88,27 @@ def available_implementations(names: Sequence[str] = IMPLEMENTATIONS) -> list[st
 
 
 @contextlib.contextmanager
-def fuzz_server(name: str, password_profile: str = CHEAP) -> Iterator[Server]:
-    """`serve(name)` with fresh SQLite, the demo users and the chosen argon2 cost."""
+def fuzz_server(
+    name: str, password_profile: str = CHEAP, profile: str = "tutorial"
+) -> Iterator[Server]:
+    """`serve(name)` with fresh SQLite, the demo users, the chosen argon2 cost and profile."""
     with tempfile.TemporaryDirectory(prefix=f"fuzz-{name}-") as tmp:
-        env = server_env(Path(tmp), ARENA_PASSWORD_PROFILE=password_profile)
+        env = server_env(Path(tmp), ARENA_PASSWORD_PROFILE=password_profile, ARENA_PROFILE=profile)
         with serve(name, env=env) as server:
             yield server
 
 
 def schemathesis_command(
-    server: Server, document: str, out: Path, *, seed: int, examples: int
+    server: Server,
+    document: str,
+    out: Path,
+    *,
+    seed: int,
+    examples: int,
+    profile: str = "tutorial",
 ) -> list[str]:
-    location = f"{server.url}/openapi.json" if document == "own" else str(CANONICAL_PATH)
+    canonical = CANONICAL[profile]
+    location = f"{server.url}/openapi.json" if document == "own" else str(canonical)
     return [
         sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG_PATH), "run",
         location, "--url", server.url, "--seed", str(seed), "--max-examples", str(examples),
@@ -111,11 +127,14 @@ def run_schemathesis(
     seed: int,
     examples: int,
     timeout: float | None = None,
+    profile: str = "tutorial",
 ) -> FuzzRun:
     out.mkdir(parents=True, exist_ok=True)
     for stale in ("junit.xml", "report.json", "cassette.yaml"):
         (out / stale).unlink(missing_ok=True)
-    command = schemathesis_command(server, document, out, seed=seed, examples=examples)
+    command = schemathesis_command(
+        server, document, out, seed=seed, examples=examples, profile=profile
+    )
     started = time.monotonic()
     with (out / "schemathesis.log").open("w") as log:
         process = subprocess.run(  # noqa: S603 (fixed argv, our own interpreter)
@@ -153,6 +172,7 @@ def run_schemathesis(
         report_dir=str(out),
         links_covered=_links_covered(out / "schemathesis.log"),
         notes=notes,
+        profile=profile,
     )
 
 
@@ -214,7 +234,7 @@ def write_summary(impl: str, runs: Sequence[FuzzRun], directory: Path) -> None:
 
 def results_table(runs: Sequence[FuzzRun]) -> Table:
     table = Table(title="schemathesis: every check, every phase")
-    for column in ("impl", "document", "operations", "cases", "links"):
+    for column in ("impl", "profile", "document", "operations", "cases", "links"):
         table.add_column(column)
     table.add_column("failures", justify="right")
     table.add_column("time (s)", justify="right")
@@ -223,6 +243,7 @@ def results_table(runs: Sequence[FuzzRun]) -> Table:
         style = "green" if run.ok else "bold red"
         table.add_row(
             run.impl,
+            run.profile,
             run.document,
             str(run.operations),
             str(run.cases),
@@ -242,6 +263,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m conformance.fuzz", description=__doc__)
     parser.add_argument("--impl", action="append", choices=IMPLEMENTATIONS, default=[])
     parser.add_argument("--document", action="append", choices=DOCUMENTS, default=[])
+    parser.add_argument(
+        "--profile", action="append", choices=PROFILES, default=[], help="default: both"
+    )
     parser.add_argument("--examples", type=int, default=_int_env("FUZZ_EXAMPLES", DEFAULT_EXAMPLES))
     parser.add_argument("--seed", type=int, default=_int_env("FUZZ_SEED", DEFAULT_SEED))
     parser.add_argument("--reports", type=Path, default=REPORTS_DIR)
@@ -261,32 +285,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     documents = args.document or list(DOCUMENTS)
     runs: list[FuzzRun] = []
-    for impl in impls:
-        impl_runs: list[FuzzRun] = []
-        with fuzz_server(impl, args.password_profile) as server:
-            for document in documents:
-                console.print(f"[bold]{impl}[/bold] / {document} document: schemathesis ...")
-                out = args.reports / impl / document
-                run = run_schemathesis(
-                    server, document, out, seed=args.seed, examples=args.examples
-                )
-                verdict = "[green]ok[/green]" if run.ok else "[bold red]FAILED[/bold red]"
-                console.print(f"  {verdict}: {run.cases} cases in {run.seconds} s ({out})")
-                impl_runs.append(run)
-        write_summary(impl, impl_runs, args.reports / impl)
-        runs.extend(impl_runs)
-    console.print(results_table(runs))
     differences = 0
-    if not args.no_differential:
-        cassettes = [Path(run.report_dir) / "cassette.yaml" for run in runs]
-        with contextlib.ExitStack() as stack:
-            # Fresh servers, all at once; with one implementation there is nothing to compare.
-            servers = {
-                name: stack.enter_context(fuzz_server(name, args.password_profile)).url
-                for name in impls
-                if len(impls) > 1
-            }
-            differences = replay_all(servers, cassettes, args.reports, console, impls)
+    for profile in args.profile or list(PROFILES):
+        # The tutorial's reports where they always were; the strict profile's below strict/.
+        reports = args.reports if profile == "tutorial" else args.reports / profile
+        profile_runs: list[FuzzRun] = []
+        for impl in impls:
+            impl_runs: list[FuzzRun] = []
+            with fuzz_server(impl, args.password_profile, profile) as server:
+                for document in documents:
+                    console.print(
+                        f"[bold]{impl}[/bold] ({profile}) / {document} document: schemathesis ..."
+                    )
+                    out = reports / impl / document
+                    run = run_schemathesis(
+                        server,
+                        document,
+                        out,
+                        seed=args.seed,
+                        examples=args.examples,
+                        profile=profile,
+                    )
+                    verdict = "[green]ok[/green]" if run.ok else "[bold red]FAILED[/bold red]"
+                    console.print(f"  {verdict}: {run.cases} cases in {run.seconds} s ({out})")
+                    impl_runs.append(run)
+            write_summary(impl, impl_runs, reports / impl)
+            profile_runs.extend(impl_runs)
+        runs.extend(profile_runs)
+        if not args.no_differential:
+            cassettes = [Path(run.report_dir) / "cassette.yaml" for run in profile_runs]
+            with contextlib.ExitStack() as stack:
+                # Fresh servers of this profile, all at once; one implementation: nothing to
+                # compare.
+                servers = {
+                    name: stack.enter_context(fuzz_server(name, args.password_profile, profile)).url
+                    for name in impls
+                    if len(impls) > 1
+                }
+                differences += replay_all(servers, cassettes, reports, console, impls)
+    console.print(results_table(runs))
     failed = [run for run in runs if not run.ok]
     for run in failed:
         console.print(f"[bold red]{run.impl}/{run.document}[/bold red]: see {run.report_dir}")

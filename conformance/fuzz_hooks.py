@@ -59,7 +59,13 @@ class PasswordFlow:
     def get(self, case: AnyCase, context: AuthContext) -> str:
         response = httpx.post(
             f"{case.operation.schema.get_base_url().rstrip('/')}/token",
-            data={"username": USERNAME, "password": PASSWORD, "scope": SCOPE},
+            # grant_type: required by the strict profile (RFC 6749 §4.3.2), the tutorial's too.
+            data={
+                "grant_type": "password",
+                "username": USERNAME,
+                "password": PASSWORD,
+                "scope": SCOPE,
+            },
             timeout=30.0,
         )
         response.raise_for_status()

@@ -12,11 +12,18 @@ from pathlib import Path
 from typing import Any
 
 CANONICAL_PATH = Path(__file__).with_name("openapi.json")
+#: The strict profile's canonical document (CONTRACT.md S5).
+STRICT_CANONICAL_PATH = Path(__file__).with_name("openapi.strict.json")
 _IGNORED_KEYS = frozenset({"title", "description", "summary", "operationId"})
 
 
 def canonical() -> dict[str, Any]:
     document: dict[str, Any] = json.loads(CANONICAL_PATH.read_text())
+    return document
+
+
+def strict_canonical() -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(STRICT_CANONICAL_PATH.read_text())
     return document
 
 

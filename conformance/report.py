@@ -218,7 +218,12 @@ class Report:
 
     @property
     def columns(self) -> list[str]:
-        names = [target.name for target in self.run.targets]
+        # A target none of whose cases was selected (a `-k` that only names checks of the other
+        # profile) would be an empty column: left out.
+        ran = {case.target for case in self.run.cases}
+        names = [target.name for target in self.run.targets if target.name in ran] or [
+            target.name for target in self.run.targets
+        ]
         if any(case.target == SUITE_COLUMN for case in self.run.cases):
             names.append(SUITE_COLUMN)
         return names
@@ -339,7 +344,13 @@ class Report:
             "exit_code": self.exit_code,
             "duration_seconds": round(self.run.duration, 3),
             "targets": [
-                {"name": t.name, "mode": t.mode, "url": t.url, "factory": t.factory}
+                {
+                    "name": t.name,
+                    "mode": t.mode,
+                    "url": t.url,
+                    "factory": t.factory,
+                    "profile": t.profile,
+                }
                 for t in self.run.targets
             ],
             "startup_errors": self.startup_errors,
@@ -353,6 +364,7 @@ class Report:
                     "rule": check.rule,
                     "title": check.title,
                     "family": check.family,
+                    "profile": check.profile,
                     "rules": rule_groups(check.rule),
                     "results": {
                         name: {

@@ -29,7 +29,7 @@ from pydantic import SecretStr
 
 from conformance.checks import MUST, Check, check_of
 from conformance.servers import LIVE_SECRET_KEY
-from core.settings import Settings
+from core.settings import Profile, Settings
 
 SUITE_DIR = Path(__file__).parent
 ROOT = SUITE_DIR.parent
@@ -51,6 +51,9 @@ class TargetSpec:
     url: str | None = None
     #: "module:callable", called with a `core.settings.Settings`; default impl_<name>.app.
     factory: str | None = None
+    #: The profile the target runs (a live one was started with it; an in-process one is
+    #: built with it): the suite runs that profile's checks on it.
+    profile: Profile = "tutorial"
 
     @property
     def mode(self) -> str:
@@ -66,9 +69,10 @@ class TargetSpec:
         return ["--app-factory", f"{self.name}={self.factory_path}"]
 
 
-def in_process_settings(data_dir: Path) -> Settings:
+def in_process_settings(data_dir: Path, profile: Profile = "tutorial") -> Settings:
     """The settings an in-process target is built with (by the suite and by the setup probe)."""
     return Settings(
+        profile=profile,
         secret_key=SecretStr(IN_PROCESS_KEY),
         database_url=f"sqlite:///{data_dir / 'arena.db'}",
         data_dir=data_dir,
@@ -85,6 +89,7 @@ class Setup:
     """What the probe before the checks found about one target."""
 
     target: str
+    profile: str = "tutorial"
     #: Set when the target cannot be reached at all: the run does not try it.
     unreachable: str | None = None
     #: One line each: what is missing (the checks that need it will say so too).
@@ -140,7 +145,13 @@ async def _probe(client: httpx.AsyncClient, setup: Setup, key: str, key_source: 
         setup.notes.append(f"/openapi.json: expected 200 with an OpenAPI document, got {got}")
     token = None
     for username, password in DEMO_LOGINS:
-        form = {"username": username, "password": password, "scope": "me items"}
+        # grant_type: required by the strict profile (RFC 6749 §4.3.2), accepted by the tutorial.
+        form = {
+            "grant_type": "password",
+            "username": username,
+            "password": password,
+            "scope": "me items",
+        }
         try:
             answer = await client.post("/token", data=form)
         except httpx.TransportError as exc:
@@ -151,6 +162,9 @@ async def _probe(client: httpx.AsyncClient, setup: Setup, key: str, key_source: 
         except ValueError:
             body = None
         issued = body.get("access_token") if isinstance(body, dict) else None
+        if username == "alice" and setup.profile == "strict" and answer.status_code != 429:
+            # S4: a disabled user cannot log in under the strict profile.
+            continue
         if answer.status_code == 429:
             # H12 on the target: the suite's own failed logins (all from this address) would
             # turn most /token checks into 429s.
@@ -181,7 +195,7 @@ async def _probe(client: httpx.AsyncClient, setup: Setup, key: str, key_source: 
 
 
 async def _probe_target(target: TargetSpec, secret_key: str) -> Setup:
-    setup = Setup(target.name)
+    setup = Setup(target.name, target.profile)
     if target.url is not None:
         timeout = httpx.Timeout(10.0, connect=3.0)
         async with httpx.AsyncClient(base_url=target.url, timeout=timeout) as client:
@@ -191,7 +205,7 @@ async def _probe_target(target: TargetSpec, secret_key: str) -> Setup:
     try:
         factory = getattr(importlib.import_module(module_name), attribute)
         with tempfile.TemporaryDirectory(prefix="conformance-probe-") as directory:
-            app = factory(in_process_settings(Path(directory)))
+            app = factory(in_process_settings(Path(directory), target.profile))
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(
                 transport=transport, base_url="http://testserver", timeout=30.0
@@ -390,6 +404,10 @@ def pytest_arguments(
         "-W", "ignore::pytest.PytestAssertRewriteWarning",
         "--secret-key", secret_key,
     ]  # fmt: skip
+    profiles = {target.profile for target in targets}
+    if len(profiles) > 1:
+        raise ValueError("one run of the suite is one profile: run each profile's targets apart")
+    args += ["--profile", profiles.pop()]
     for target in targets:
         args += target.pytest_args()
     for name, problem in (key_problems or {}).items():

@@ -220,7 +220,7 @@ def serve(
         _fail(f"cannot read or create the key file {settings.key_file}: {exc.strerror}")
     try:
         get_profile(settings.profile)
-    except NotImplementedError as exc:
+    except ValueError as exc:
         _fail(f"ARENA_PROFILE: {exc}")
     from core import server  # uvicorn and httptools: only for this command
 

@@ -1,16 +1,22 @@
 """What a request presents to a protected route, as raw as the adapter can give it.
 
-Adapters hand over every Authorization header value and the raw query string; which of
-that counts as a bearer token, and what is malformed, is the profile's call (the tutorial
-profile reads the first header as FastAPI does; the strict profile of RFC 6750 will also refuse
-two headers or a token in the query), so adapters never change when a profile does.
+Adapters hand over every Authorization header value, the raw query string and the (buffered)
+body; which of that counts as a bearer token, and what is malformed, is the profile's call (the
+tutorial profile reads the first header as FastAPI does; the strict profile of RFC 6750 also
+refuses two headers, or a token in the query or the body), so adapters never change when a
+profile does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import NamedTuple
 from urllib.parse import parse_qsl
+
+#: How an adapter lets the core read the request body (e.g. `request.body`, not awaited): only a
+#: profile that looks for a token in the body awaits it, so the tutorial's hot path never does
+#: (reading a GET's empty body costs Starlette ~13 us a request).
+BodyReader = Callable[[], Awaitable[bytes]]
 
 
 class Credentials(NamedTuple):
@@ -21,11 +27,23 @@ class Credentials(NamedTuple):
     #: The query string as received (ASGI's `query_string`): parsed only by a profile that
     #: reads it (`query`), not on every request.
     query_string: bytes = b""
+    #: The request body as received (a GET route's body is normally empty), once read: only
+    #: for a profile that looks for a token in it (RFC 6750 §2.2), see `Arena.authenticate`.
+    body: bytes = b""
+    #: How to read it, where it has not been read yet.
+    read_body: BodyReader | None = None
 
     @classmethod
-    def of(cls, authorization: Iterable[str], query_string: bytes | str = b"") -> Credentials:
+    def of(
+        cls,
+        authorization: Iterable[str],
+        query_string: bytes | str = b"",
+        body: bytes | BodyReader = b"",
+    ) -> Credentials:
         raw = query_string.encode("latin-1") if isinstance(query_string, str) else query_string
-        return cls(tuple(authorization), raw)
+        if isinstance(body, bytes):
+            return cls(tuple(authorization), raw, body)
+        return cls(tuple(authorization), raw, b"", body)
 
     @property
     def query(self) -> frozenset[str]:

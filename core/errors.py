@@ -7,7 +7,9 @@
     │   ├── NotAuthenticated      no credentials or another scheme               (401)
     │   ├── InvalidToken          any token that fails verification              (401)
     │   ├── InsufficientScope     a required scope missing                       (401 / 403)
-    │   └── InactiveUser          a disabled user on /users/me/...               (400)
+    │   ├── InactiveUser          a disabled user on /users/me/...               (400)
+    │   └── MalformedCredentials  strict: credentials RFC 6750 calls malformed   (400)
+    ├── TokenRequestRefused       strict: a /token request RFC 6749 §5.2 refuses (400)
     ├── MalformedBody             a body that cannot be parsed                   (400)
     ├── InvalidHost               several Host headers, or not host[:port]       (400)
     ├── BodyTooLarge              request body over the limit                    (413)
@@ -65,6 +67,22 @@ class InsufficientScope(AuthError):
 
 class InactiveUser(AuthError):
     pass
+
+
+class MalformedCredentials(AuthError):
+    """Strict profile (S3): credentials RFC 6750 §3.1 calls an invalid_request (`Bearer` with
+    no token or extra parts, two Authorization headers, a token in the query or the body)."""
+
+
+class TokenRequestRefused(ArenaError):
+    """Strict profile (S1): a /token request refused with an RFC 6749 §5.2 error `code`
+    (invalid_request, unsupported_grant_type, invalid_scope); `reason` says which rule, in
+    fixed words (never the request's own text)."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(f"{code}: {reason}")
+        self.code = code
+        self.reason = reason
 
 
 class InvalidHost(ArenaError):

@@ -1,19 +1,26 @@
 """How each profile answers: core errors rendered to status, JSON body and headers.
 
-Adapters never branch on the profile: they hand raw credentials to `Arena.authenticate` (the
-profile reads them) and call `arena.render(error)` in their one error handler. The strict
-profile (CONTRACT.md §S) will be a second `Profile` here.
+Adapters never branch on the profile: they hand raw credentials to `Arena.authenticate` and
+the raw /token request to `Arena.read_token_request` (the profile reads them), document what
+`arena.answers` lists, and call `arena.render(error)` in their one error handler. The strict
+profile (CONTRACT.md §S) is the second `Profile`, in core/strict.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from core import errors
+from core import errors, models
+from core import scopes as scope_rules
 from core.credentials import Credentials, bearer_token
+from core.forms import TokenRequest
 from core.scopes import format_scopes
+from core.tokens import TokenService
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 RETRY_AFTER_SECONDS = "5"
 
@@ -27,10 +34,27 @@ class ErrorResponse:
 
 class Profile(Protocol):
     name: str
+    #: What the OpenAPI document says each operation answers.
+    answers: models.Answers
+    #: S4: a disabled user cannot log in and no token of theirs opens any route.
+    refuses_disabled: bool
+    #: Whether `bearer` looks at the request body (Credentials.body is read for it).
+    reads_body: bool
 
     def bearer(self, credentials: Credentials, required: tuple[str, ...]) -> str | None:
         """The bearer token the request presents, None when it presents none; raises for
         credentials the profile refuses as malformed."""
+
+    def read_token_request(
+        self, content_type: Sequence[str], body: bytes, query_string: bytes
+    ) -> TokenRequest:
+        """The /token request: its Content-Type header value(s), its whole body and its raw
+        query string."""
+
+    def grant(self, requested: str, allowed: Iterable[str]) -> tuple[str, ...]:
+        """The scopes a login grants: the request's `scope` and the user's allowed scopes."""
+
+    def token_service(self, settings: Settings) -> TokenService: ...
 
     def render(self, error: errors.ArenaError) -> ErrorResponse: ...
 
@@ -44,6 +68,28 @@ class TutorialProfile:
     """The tutorial's observable behaviour, hardened (CONTRACT.md H1-H10)."""
 
     name = "tutorial"
+    answers = models.TUTORIAL
+    refuses_disabled = False
+    reads_body = False
+
+    def read_token_request(
+        self, content_type: Sequence[str], body: bytes, query_string: bytes
+    ) -> TokenRequest:
+        # Imported here: core.formparse imports core.asgi, which imports this module.
+        from core.formparse import read_token_form
+
+        # The query is not read: FastAPI's OAuth2PasswordRequestForm reads the body only.
+        return read_token_form(content_type, body)
+
+    def grant(self, requested: str, allowed: Iterable[str]) -> tuple[str, ...]:
+        return scope_rules.grant(scope_rules.parse_requested(requested), allowed)
+
+    def token_service(self, settings: Settings) -> TokenService:
+        return TokenService(
+            settings.resolve_secret_key,
+            settings.access_token_expire_minutes * 60,
+            cache_size=settings.token_cache_size,
+        )
 
     def bearer(self, credentials: Credentials, required: tuple[str, ...]) -> str | None:
         # As FastAPI's request.headers.get(): the first Authorization header; the query is
@@ -98,4 +144,10 @@ class TutorialProfile:
 def get_profile(name: str) -> Profile:
     if name == "tutorial":
         return TutorialProfile()
-    raise NotImplementedError(f"the {name!r} profile is not implemented yet")
+    if name == "strict":
+        # Imported here: core.strict builds on this module (ErrorResponse, the tutorial's
+        # renderings of what section S leaves as it is).
+        from core.strict import StrictProfile
+
+        return StrictProfile()
+    raise ValueError(f"unknown profile {name!r} (known: tutorial, strict)")

@@ -19,7 +19,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from core import scopes as scope_rules
 from core import usernames
 from core.cache import TTLCache
 from core.credentials import Credentials
@@ -59,11 +58,12 @@ class Arena:
             queue=settings.login_queue,
             nice=settings.password_nice,
         )
-        self.tokens = TokenService(
-            settings.resolve_secret_key,
-            settings.access_token_expire_minutes * 60,
-            cache_size=settings.token_cache_size,
-        )
+        # The profile's tokens (tutorial: core.tokens.TokenService; strict: RFC 9068's), and
+        # what the adapters document for it.
+        self.tokens: TokenService = self.profile.token_service(settings)
+        self.answers = self.profile.answers
+        self._refuses_disabled = self.profile.refuses_disabled
+        self._reads_body = self.profile.reads_body
         self._users: TTLCache[str, User | None] = TTLCache(
             settings.user_cache_ttl, settings.user_cache_size
         )
@@ -128,6 +128,13 @@ class Arena:
             logger.error("Internal Server Error: %r", error, exc_info=error)
         return response
 
+    def read_token_request(
+        self, content_type: Sequence[str], body: bytes, query_string: bytes = b""
+    ) -> TokenRequest:
+        """POST /token's request, read by the profile from the raw parts every adapter has: the
+        Content-Type header value(s), the whole (buffered) body and the raw query string."""
+        return self.profile.read_token_request(content_type, body, query_string)
+
     async def login(self, form: TokenRequest, peer: Peer | None = None) -> dict[str, Any]:
         """POST /token: the token response body, or InvalidCredentials; TooManyAttempts (H12)
         before any password check once the username or `peer`'s address failed too often."""
@@ -159,6 +166,10 @@ class Arena:
         )
         if user is None or not result.ok:
             raise InvalidCredentials()
+        # S4 (strict): a disabled user cannot log in. Refused after the same password check,
+        # with the same answer, so that it reveals nothing a wrong password would not.
+        if self._refuses_disabled and user.disabled:
+            raise InvalidCredentials()
         if result.new_hash is not None:
             await store.update_user(user.username, hashed_password=result.new_hash)
         # H13: a token must not be issued in the second its account's tokens were cut off.
@@ -167,8 +178,8 @@ class Arena:
         # (A loop, not an Event: what is awaited is the wall clock, not another task.)
         while (wait := user.tokens_valid_after - time.time()) > 0:  # noqa: ASYNC110
             await asyncio.sleep(wait)
-        granted = scope_rules.grant(scope_rules.parse_requested(form.scope), user.scopes)
-        issued = self.tokens.issue(user.username, granted)
+        granted = self.profile.grant(form.scope, user.scopes)
+        issued = self.tokens.issue(user.username, granted, client_id=form.client_id)
         return {
             "access_token": issued.access_token,
             "token_type": "bearer",
@@ -181,6 +192,9 @@ class Arena:
     ) -> User:
         """A protected route's caller, from what the request presented. `required` is the
         route's scope chain (core.scopes.chain); `active` refuses disabled users."""
+        if self._reads_body and credentials.read_body is not None:
+            # Only a profile that looks for a token in the body has it read (strict, S3).
+            credentials = credentials._replace(body=await credentials.read_body(), read_body=None)
         token = self.profile.bearer(credentials, tuple(required))
         return await self.authenticate_token(token, required, active=active)
 
@@ -202,6 +216,9 @@ class Arena:
         user = hit[0] if hit is not None else await self._users.get(subject, self._load_user)
         if user is None:
             raise InvalidToken(tuple(required), "unknown user")
+        # S4 (strict): a disabled user's tokens open no route, /status/ included.
+        if user.disabled and self._refuses_disabled:
+            raise InvalidToken(tuple(required), "disabled user")
         if user.tokens_valid_after and (
             claims.issued_at is None or claims.issued_at < user.tokens_valid_after
         ):

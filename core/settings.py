@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     keepalive_timeout: int = Field(default=5, ge=1, le=3600)
     #: Open connections (and running requests) per server process; more get 503.
     max_connections: int = Field(default=512, ge=1, le=1_000_000)
+    # Strict profile (CONTRACT.md S6, RFC 9068): what its tokens say they come from and are for.
+    #: `iss` of every strict token, and the only issuer a strict instance accepts.
+    token_issuer: str = Field(default="scopes-arena", min_length=1, max_length=255)
+    #: `aud` of every strict token, and the audience a strict instance requires.
+    token_audience: str = Field(default="scopes-arena-api", min_length=1, max_length=255)
     # H12 brute-force protection (README "Brute-force protection").
     #: `off` (false): no login is counted or refused; for benchmarks and fuzzing only.
     login_rate_limit: bool = True
@@ -91,6 +96,15 @@ class Settings(BaseSettings):
                 f"ARENA_SECRET_KEY must be at least {MIN_KEY_BYTES} bytes "
                 "(generate one with: python -c 'import secrets; print(secrets.token_hex(32))')"
             )
+        return value
+
+    @field_validator("token_issuer", "token_audience")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        # A StringOrURI claim (RFC 7519 §2) compared exactly: no spaces or control characters
+        # that a reader could trim or fold.
+        if not value.isprintable() or not value.strip() == value or " " in value:
+            raise ValueError("must be printable, without spaces")
         return value
 
     @field_validator("trusted_proxies", mode="before")

@@ -127,7 +127,14 @@ class TokenService:
         # What jwt.encode would use: PyJWT's checks on an HMAC key (not empty, not a PEM/JWK).
         return _HS256.prepare_key(self.key)
 
-    def issue(self, subject: str, scopes: tuple[str, ...], now: float | None = None) -> IssuedToken:
+    def issue(
+        self,
+        subject: str,
+        scopes: tuple[str, ...],
+        now: float | None = None,
+        client_id: str | None = None,
+    ) -> IssuedToken:
+        """A token for `subject` with `scopes`; the tutorial's tokens carry no client_id."""
         issued_at = int(time.time() if now is None else now)
         scope = format_scopes(scopes)
         claims = {
@@ -177,6 +184,7 @@ class TokenService:
         header = _json_object(header_raw)
         if header.get("alg") != ALGORITHM or not _REFUSED_HEADERS.isdisjoint(header):
             raise _Malformed("algorithm or header not accepted")
+        self._check_header(header)
         # PyJWT's HS256 (constant-time comparison) on the segments already decoded above, rather
         # than jwt.decode parsing the whole token a second time on every request.
         signing_input = token.rpartition(".")[0].encode("ascii")
@@ -184,8 +192,14 @@ class TokenService:
             raise jwt.InvalidSignatureError("Signature verification failed")
         return _json_object(payload_raw)
 
-    @staticmethod
-    def _check_claims(payload: dict[str, Any], now: float) -> Claims:
+    def _check_header(self, header: dict[str, Any]) -> None:
+        """What a profile requires of the header beyond `alg` (the tutorial: nothing)."""
+
+    def _check_profile_claims(self, payload: dict[str, Any]) -> None:
+        if "aud" in payload:
+            raise _Malformed("aud present but no audience is configured")
+
+    def _check_claims(self, payload: dict[str, Any], now: float) -> Claims:
         exp = payload.get("exp")
         if not _is_number(exp) or now >= exp:  # type: ignore[operator]
             raise _Malformed("exp missing, not numeric or past")
@@ -200,8 +214,7 @@ class TokenService:
             raise _Malformed("scope not a string")
         if "jti" in payload and not isinstance(payload["jti"], str):
             raise _Malformed("jti not a string")
-        if "aud" in payload:
-            raise _Malformed("aud present but no audience is configured")
+        self._check_profile_claims(payload)
         issued_at = payload.get("iat")
         return Claims(
             subject=subject,
@@ -210,3 +223,74 @@ class TokenService:
             expires_at=float(exp),  # type: ignore[arg-type]
             not_before=max(float(payload.get(name, -math.inf)) for name in ("nbf", "iat")),
         )
+
+
+#: RFC 9068 §4: the `typ` of an access token, with or without the `application/` prefix
+#: (media types compare case-insensitively, RFC 7515 §4.1.9).
+ACCESS_TOKEN_TYPES = frozenset({"at+jwt", "application/at+jwt"})
+
+
+class StrictTokenService(TokenService):
+    """RFC 9068 JWT access tokens (CONTRACT.md S6): header `typ: at+jwt`; claims `iss`, `aud`,
+    `sub`, `iat`, `exp`, `jti`, `scope` and `client_id` where one was sent. Verification adds
+    to the tutorial's rules: `typ` is at+jwt, `iss` is the configured issuer, `aud` is (or, as
+    a list, contains) the configured audience, `iat`, `jti` and `scope` are present, `client_id`
+    where present is a string. A tutorial token (no typ, iss or aud) is invalid here, and a
+    strict token (it has `aud`) is invalid to the tutorial profile."""
+
+    def __init__(
+        self,
+        key: Callable[[], bytes],
+        lifetime_seconds: int,
+        cache_size: int = 0,
+        *,
+        issuer: str,
+        audience: str,
+    ) -> None:
+        super().__init__(key, lifetime_seconds, cache_size)
+        self.issuer = issuer
+        self.audience = audience
+
+    def issue(
+        self,
+        subject: str,
+        scopes: tuple[str, ...],
+        now: float | None = None,
+        client_id: str | None = None,
+    ) -> IssuedToken:
+        issued_at = int(time.time() if now is None else now)
+        scope = format_scopes(scopes)
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": subject,
+            "aud": self.audience,
+            "iat": issued_at,
+            "exp": issued_at + self.lifetime_seconds,
+            "jti": secrets.token_urlsafe(16),
+            "scope": scope,
+        }
+        if client_id is not None:
+            claims["client_id"] = client_id
+        # PyJWT starts from {"typ": "JWT", "alg": ...} and lets `headers` override typ.
+        token = jwt.encode(claims, self.key, algorithm=ALGORITHM, headers={"typ": "at+jwt"})
+        return IssuedToken(access_token=token, expires_in=self.lifetime_seconds, scope=scope)
+
+    def _check_header(self, header: dict[str, Any]) -> None:
+        typ = header.get("typ")
+        if not isinstance(typ, str) or typ.lower() not in ACCESS_TOKEN_TYPES:
+            raise _Malformed("typ is not at+jwt (RFC 9068 §4)")
+
+    def _check_profile_claims(self, payload: dict[str, Any]) -> None:
+        aud = payload.get("aud")
+        audiences = aud if isinstance(aud, list) else [aud]
+        if not audiences or self.audience not in audiences:
+            raise _Malformed("aud missing or not this audience")
+        if not all(isinstance(item, str) for item in audiences):
+            raise _Malformed("aud not a string or a list of strings")
+        if payload.get("iss") != self.issuer:
+            raise _Malformed("iss missing or not this issuer")
+        for name in ("iat", "jti", "scope"):
+            if name not in payload:
+                raise _Malformed(f"{name} missing (RFC 9068 §2.2)")
+        if "client_id" in payload and not isinstance(payload["client_id"], str):
+            raise _Malformed("client_id not a string")

@@ -15,11 +15,10 @@ from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core import errors, models, openapi, scopes
+from core import errors, models, scopes
 from core.asgi import Guard
 from core.credentials import Credentials
 from core.docs import ASSETS_DIR, ASSETS_PATH
-from core.formparse import read_token_form
 from core.forms import TokenRequest, normalize_errors
 from core.ratelimit import Peer
 from core.service import TOKEN_HEADERS, Arena
@@ -35,7 +34,9 @@ class BearerCredentials(OAuth2PasswordBearer):
 
     async def __call__(self, request: Request) -> Credentials:  # type: ignore[override]
         return Credentials.of(
-            request.headers.getlist("Authorization"), request.scope["query_string"]
+            request.headers.getlist("Authorization"),
+            request.scope["query_string"],
+            request.body,
         )
 
 
@@ -86,21 +87,13 @@ async def get_current_active_user(
 # compare: form
 # compare: workaround: not OAuth2PasswordRequestForm: the core reads the raw body
 async def token_form(request: Request) -> TokenRequest:
-    """The /token form, read by the core from the raw body (one reading of a body in every
+    """The /token form, read by the core from the raw request (one reading of a body in every
     implementation) instead of OAuth2PasswordRequestForm: FastAPI would parse it first."""
-    return read_token_form(request.headers.getlist("content-type"), await request.body())
+    return arena_of(request).read_token_request(
+        request.headers.getlist("content-type"), await request.body(), request.scope["query_string"]
+    )
 
 
-# compare: end
-
-
-# compare: openapi
-# compare: workaround: the form FastAPI no longer parses is documented by hand
-#: What OAuth2PasswordRequestForm documented: FastAPI documents no body it does not parse.
-TOKEN_OPENAPI = {
-    "requestBody": openapi.token_request_body(),
-    "responses": {"422": openapi.validation_error_answer()},
-}
 # compare: end
 
 
@@ -146,21 +139,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="scopes-arena (FastAPI)", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.arena = arena
     # compare: openapi
+    # compare: workaround: the form FastAPI no longer parses is documented by hand
+    # The active profile's answers, from the core. `token_extra` is what
+    # OAuth2PasswordRequestForm documented: FastAPI documents no body it does not parse.
+    answers = arena.answers
     app.post(
         "/token",
         response_model=models.Token,
-        responses=models.TOKEN_RESPONSES,
-        openapi_extra=TOKEN_OPENAPI,
+        responses=answers.token,
+        openapi_extra=answers.token_extra(),
     )(login_for_access_token)
-    app.get("/users/me/", response_model=models.User, responses=models.active_responses())(
-        read_users_me
+    app.get("/users/me/", response_model=models.User, responses=answers.active)(read_users_me)
+    app.get("/users/me/items/", response_model=list[models.Item], responses=answers.active)(
+        read_own_items
     )
-    app.get(
-        "/users/me/items/", response_model=list[models.Item], responses=models.active_responses()
-    )(read_own_items)
-    app.get("/status/", response_model=models.Status, responses=models.auth_responses())(
-        read_system_status
-    )
+    app.get("/status/", response_model=models.Status, responses=answers.auth)(read_system_status)
     # compare: end
     # compare: docs
     # compare: workaround: FastAPI's own /docs loads Swagger UI from a CDN: replaced

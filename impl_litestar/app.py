@@ -11,7 +11,7 @@ from litestar import Litestar, MediaType, Request, Response, Router, get, post
 from litestar.datastructures import Headers
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
 from litestar.static_files import create_static_files_router
@@ -21,36 +21,13 @@ from core import errors, models, openapi, scopes
 from core.asgi import Guard
 from core.credentials import Credentials
 from core.docs import ASSETS_DIR, ASSETS_PATH, swagger_ui_page
-from core.formparse import read_token_form
 from core.ratelimit import Peer
 from core.service import TOKEN_HEADERS, Arena
 from core.settings import Settings
 from core.users import User
 
 TOKEN, ME, ITEMS, STATUS = "/token", "/users/me/", "/users/me/items/", "/status/"
-#: Each path's answers besides 200 and 422, from the core: models, descriptions, headers.
-ANSWERS = {
-    TOKEN: models.TOKEN_RESPONSES,
-    ME: models.active_responses(),
-    ITEMS: models.active_responses(),
-    STATUS: models.auth_responses(),
-}
-MODELS = (models.Token, models.User, models.Item, models.Status, models.ErrorDetail)
-
-
-# compare: openapi
-# compare: workaround: ResponseSpec carries no headers: contract_document adds them
-def answers(path: str) -> dict[int, ResponseSpec]:
-    return {
-        int(status): ResponseSpec(
-            spec["model"], description=spec["description"], generate_examples=False
-        )
-        for status, spec in ANSWERS[path].items()
-        if "model" in spec
-    }
-
-
-# compare: end
+PATHS = (TOKEN, ME, ITEMS, STATUS)
 
 
 # compare: scopes
@@ -61,7 +38,6 @@ def protected(path: str, *chain: list[str], active: bool) -> dict[str, Any]:
         "path": path,
         "opt": {"scopes": required, "active": active},
         "security": [{openapi.SCHEME: list(required)}],
-        "responses": answers(path),
     }
 
 
@@ -73,7 +49,7 @@ def protected(path: str, *chain: list[str], active: bool) -> dict[str, Any]:
 async def provide_user(request: Request[Any, Any, Any], arena: NamedDependency[Arena]) -> User:
     opt = request.route_handler.opt
     authorization = request.headers.getall("Authorization", [])
-    credentials = Credentials.of(authorization, request.scope["query_string"])
+    credentials = Credentials.of(authorization, request.scope["query_string"], request.body)
     user = await arena.authenticate(credentials, opt["scopes"])
     return arena.require_active(user) if opt["active"] else user
 
@@ -83,7 +59,7 @@ async def provide_user(request: Request[Any, Any, Any], arena: NamedDependency[A
 
 # compare: form
 # compare: workaround: not request.form(): the core reads the raw body
-@post(TOKEN, status_code=200, responses=answers(TOKEN))
+@post(TOKEN, status_code=200)
 async def login_for_access_token(
     request: Request[Any, Any, Any], arena: NamedDependency[Arena]
 ) -> Response[models.Token]:
@@ -91,7 +67,10 @@ async def login_for_access_token(
     # request.form(); core.asgi.Guard has already buffered it.
     content_type = request.headers.getall("content-type", [])
     peer = Peer.of(request.scope.get("client"), request.headers.getall("x-forwarded-for", []))
-    body = await arena.login(read_token_form(content_type, await request.body()), peer)
+    form = arena.read_token_request(
+        content_type, await request.body(), request.scope["query_string"]
+    )
+    body = await arena.login(form, peer)
     return Response(models.Token(**body), headers=TOKEN_HEADERS)
 
 
@@ -136,42 +115,48 @@ def docs() -> str:
 
 
 # compare: openapi
-# compare: workaround: the generated document strips trailing slashes, response headers, the form
+# compare: workaround: the generated document strips trailing slashes, the error answers, the form
 # compare: workaround: Litestar's /openapi.json router answers unknown paths with HTML
-def contract_document(generated: dict[str, Any]) -> dict[str, Any]:
+def contract_document(generated: dict[str, Any], answers: models.Answers) -> dict[str, Any]:
     """Litestar's document, completed where Litestar cannot say what the contract says: path
-    keys keep their trailing slash (Litestar strips it from routes); error answers carry their
-    headers (`ResponseSpec` has none); /token documents its form and 422 (the handler reads the
-    raw form so that the core checks it); schemas are pydantic's own, as FastAPI writes them
-    (Litestar writes `oneOf` for optionals, sorts `required` and drops `extra="forbid"`)."""
+    keys keep their trailing slash (Litestar strips it from routes); the answers besides 200 are
+    the active profile's, from the core (`ResponseSpec` has no headers, and a handler's
+    decorator cannot know the profile of the app it is registered in); /token documents its
+    form (and, in the tutorial profile, 422: the handler reads the raw form so that the core
+    checks it); schemas are pydantic's own, as FastAPI writes them (Litestar writes `oneOf` for
+    optionals, sorts `required` and drops `extra="forbid"`)."""
     document = copy.deepcopy(generated)
-    document["paths"] = {path: document["paths"][path.rstrip("/")] for path in ANSWERS}
+    document["paths"] = {path: document["paths"][path.rstrip("/")] for path in PATHS}
+    schemas: dict[str, Any] = {}
     for path, item in document["paths"].items():
+        rendered, definitions = openapi.rendered_answers(answers.for_path(path))
+        schemas.update(definitions)
         for operation in item.values():
             operation.pop("deprecated", None)
-            for status, response in operation["responses"].items():
-                response.pop("headers", None)
-                if headers := ANSWERS[path].get(int(status), {}).get("headers"):
-                    response["headers"] = headers
+            ok = dict(operation["responses"]["200"])
+            ok.pop("headers", None)
+            operation["responses"] = {"200": {**ok, **rendered.pop("200", {})}, **rendered}
     token = document["paths"][TOKEN]["post"]
     form = {"$ref": openapi.REF_TEMPLATE.format(model=openapi.FORM_SCHEMA)}
     token["requestBody"] = {
         "content": {openapi.FORM_MEDIA_TYPE: {"schema": form}},
         "required": True,
     }
-    invalid = {"$ref": openapi.REF_TEMPLATE.format(model="HTTPValidationError")}
-    token["responses"]["422"] = {
-        "description": "Validation Error",
-        "content": {MediaType.JSON.value: {"schema": invalid}},
-    }
+    extra: dict[str, Any] = {openapi.FORM_SCHEMA: answers.form_schema()}
+    if answers.validation_error:
+        invalid = {"$ref": openapi.REF_TEMPLATE.format(model="HTTPValidationError")}
+        token["responses"]["422"] = {
+            "description": "Validation Error",
+            "content": {MediaType.JSON.value: {"schema": invalid}},
+        }
+        extra["ValidationError"] = openapi.VALIDATION_ERROR
+        extra["HTTPValidationError"] = openapi.HTTP_VALIDATION_ERROR
     mode: Literal["serialization"] = "serialization"
-    inputs = [(model, mode) for model in MODELS]
-    _, schemas = models_json_schema(inputs, ref_template=openapi.REF_TEMPLATE)
+    inputs = [(model, mode) for model in answers.models]
+    _, generated_schemas = models_json_schema(inputs, ref_template=openapi.REF_TEMPLATE)
     document["components"]["schemas"] = {
-        **openapi.without_none(schemas["$defs"]),
-        openapi.FORM_SCHEMA: openapi.token_form_schema(),
-        "ValidationError": openapi.VALIDATION_ERROR,
-        "HTTPValidationError": openapi.HTTP_VALIDATION_ERROR,
+        **openapi.without_none({**schemas, **generated_schemas["$defs"]}),
+        **extra,
     }
     return document
 
@@ -185,8 +170,12 @@ async def json_not_found(response: Response[Any]) -> Response[Any]:
 
 
 class ContractJson(JsonRenderPlugin):
+    def __init__(self, answers: models.Answers, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.answers = answers
+
     def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
-        return self.render_json(request, contract_document(openapi_schema))
+        return self.render_json(request, contract_document(openapi_schema, self.answers))
 
 
 # compare: end
@@ -238,7 +227,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version="1.0.0",
             # The document itself at /openapi.json, and no other docs route of Litestar's.
             path="/openapi.json",
-            render_plugins=[ContractJson(path="/", media_type=MediaType.JSON)],
+            render_plugins=[ContractJson(arena.answers, path="/", media_type=MediaType.JSON)],
             openapi_router=Router(
                 "/openapi.json",
                 route_handlers=[],

@@ -20,7 +20,6 @@ from core import errors, models, openapi, scopes
 from core.asgi import Guard
 from core.credentials import Credentials
 from core.docs import ASSETS_DIR, ASSETS_PATH, swagger_ui_page
-from core.formparse import read_token_form
 from core.ratelimit import Peer
 from core.service import TOKEN_HEADERS, Arena
 from core.settings import Settings
@@ -54,7 +53,9 @@ def requires_scopes(*required: str, active: bool = False) -> Callable[[UserEndpo
         async def guarded(request: Request) -> Response:
             arena = arena_of(request)
             credentials = Credentials.of(
-                request.headers.getlist("Authorization"), request.scope["query_string"]
+                request.headers.getlist("Authorization"),
+                request.scope["query_string"],
+                request.body,
             )
             user = await arena.authenticate(credentials, required, active=active)
             return await endpoint(request, user)
@@ -72,9 +73,12 @@ def requires_scopes(*required: str, active: bool = False) -> Callable[[UserEndpo
 async def login_for_access_token(request: Request) -> Response:
     # The body is read by the core (one reading of a body in every implementation), not by
     # request.form(); core.asgi.Guard has already buffered it.
-    form = read_token_form(request.headers.getlist("content-type"), await request.body())
+    arena = arena_of(request)
+    form = arena.read_token_request(
+        request.headers.getlist("content-type"), await request.body(), request.scope["query_string"]
+    )
     peer = Peer.of(request.scope.get("client"), request.headers.getlist("x-forwarded-for"))
-    body = await arena_of(request).login(form, peer)
+    body = await arena.login(form, peer)
     return JSONResponse(body, headers=TOKEN_HEADERS)
 
 
@@ -103,32 +107,33 @@ def protected(
     return operation, requires_scopes(*operation.security, active=active)(endpoint)
 
 
-#: The route table; core.openapi documents each operation from it.
+#: The route table; core.openapi documents each operation from it, with the active profile's
+#: answers (`arena.answers`).
 API: tuple[tuple[openapi.Operation, Endpoint], ...] = (
     (
         openapi.Operation(
-            "POST", "/token", models.Token, models.TOKEN_RESPONSES,
+            "POST", "/token", models.Token,
             form=True, name="login_for_access_token",
         ),
         login_for_access_token,
     ),
     protected(
         openapi.Operation(
-            "GET", "/users/me/", models.User, models.active_responses(),
+            "GET", "/users/me/", models.User,
             security=ME, name="read_users_me",
         ),
         read_users_me, active=True,
     ),
     protected(
         openapi.Operation(
-            "GET", "/users/me/items/", list[models.Item], models.active_responses(),
+            "GET", "/users/me/items/", list[models.Item],
             security=ITEMS, name="read_own_items",
         ),
         read_own_items, active=True,
     ),
     protected(
         openapi.Operation(
-            "GET", "/status/", models.Status, models.auth_responses(),
+            "GET", "/status/", models.Status,
             security=(), name="read_system_status",
         ),
         read_system_status, active=False,
@@ -140,7 +145,9 @@ API: tuple[tuple[openapi.Operation, Endpoint], ...] = (
 def create_app(settings: Settings | None = None) -> Starlette:
     arena = Arena(settings)
     # compare: openapi
-    document = openapi.document((operation for operation, _ in API), title=TITLE)
+    document = openapi.document(
+        (operation for operation, _ in API), title=TITLE, answers=arena.answers
+    )
 
     async def openapi_json(_: Request) -> Response:
         return JSONResponse(document)

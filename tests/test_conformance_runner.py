@@ -415,7 +415,7 @@ def test_answers_keep_the_contract_and_mask_what_varies() -> None:
     answer = answer_of(response)
     assert answer.headers == {"cache-control": "no-store", "content-type": "application/json"}
     assert answer.body["access_token"] == (
-        "<JWT alg=HS256 sub='johndoe' scope='me' claims=exp,iat,jti,scope,sub exp-iat=1800>"
+        "<JWT alg=HS256 typ=JWT sub='johndoe' scope='me' claims=exp,iat,jti,scope,sub exp-iat=1800>"
     )
     assert answer_of(_response(200, {"access_token": "opaque"})).body == {
         "access_token": "<not a JWT: 6 chars>"
@@ -574,13 +574,27 @@ async def test_differential_run_agrees_on_twins_and_catches_a_broken_one() -> No
 # --- python -m conformance ------------------------------------------------------------------
 
 
-def test_strict_profile_is_one_clear_line(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["--profile", "strict"]) == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert captured.err == (
-        "conformance: the strict profile is not implemented yet (only --profile tutorial exists)\n"
-    )
+def test_both_profiles_side_by_side(tmp_path: Path) -> None:
+    """By default both profiles run: the tutorial checks on `fastapi`, the STRICT checks on
+    `fastapi-strict` (the same implementation with ARENA_PROFILE=strict), in one matrix."""
+    result = _conformance(
+        "--impl", "fastapi", "--family", "STRICT", "--family", "ROUTE",
+        "--report-dir", str(tmp_path),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    data = json.loads((tmp_path / "conformance.json").read_text())
+    assert data["profile"] == "tutorial + strict"
+    assert [(t["name"], t["profile"]) for t in data["targets"]] == [
+        ("fastapi", "tutorial"),
+        ("fastapi-strict", "strict"),
+    ]
+    by_id = {check["id"]: check for check in data["checks"]}
+    assert set(by_id["STRICT-001"]["results"]) == {"fastapi-strict"}
+    assert by_id["STRICT-001"]["results"]["fastapi-strict"]["outcome"] == "pass"
+    assert set(by_id["ROUTE-001"]["results"]) == {"fastapi"}
+    rules = {rule["rule"]: rule for rule in data["rules"]}
+    assert set(rules["S1"]["results"]) == {"fastapi-strict"}
+    assert "OK: every MUST check passed" in result.stdout
 
 
 def test_bad_target_spec_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -726,7 +740,9 @@ def test_cli_against_live_servers(tmp_path: Path) -> None:
     assert good.returncode == 0, good.stdout + good.stderr
     assert "OK: every MUST check passed on every target" in good.stdout
     data = json.loads((tmp_path / "good" / "conformance.json").read_text())
-    assert data["targets"] == [{"name": "x", "mode": "live", "url": server.url, "factory": None}]
+    assert data["targets"] == [
+        {"name": "x", "mode": "live", "url": server.url, "factory": None, "profile": "tutorial"}
+    ]
     assert data["summary"]["x"]["must_passed"] > 0
     assert data["differential"] is None  # one target: nothing to compare
 

@@ -148,5 +148,7 @@ def test_for_http_status(
 def test_get_profile() -> None:
     assert isinstance(get_profile("tutorial"), TutorialProfile)
     assert get_profile("tutorial").name == "tutorial"
-    with pytest.raises(NotImplementedError, match="the 'strict' profile is not implemented yet"):
-        get_profile("strict")
+    # The strict profile exists now (tests/test_strict.py); an unknown name is refused.
+    assert get_profile("strict").name == "strict"
+    with pytest.raises(ValueError, match="unknown profile"):
+        get_profile("lenient")

@@ -1,6 +1,8 @@
 """`make fuzz` in small, inside `make test`: schemathesis with every check and every phase, a
 fixed seed, on each implementation's own document and on the canonical one; zero failures.
-Reports land in reports/fuzz-bounded/<impl>/ for a failing CI run."""
+The strict profile in smaller still: its own document only (STRICT-021 holds it equal to the
+canonical one), fewer examples. Reports land in reports/fuzz-bounded/<impl>/ (strict:
+reports/fuzz-bounded/strict/<impl>/) for a failing CI run."""
 
 from __future__ import annotations
 
@@ -37,28 +39,42 @@ EXAMPLES = 200
 BUDGET_SECONDS = 110.0
 REPORTS = Path(__file__).resolve().parents[1] / "reports" / "fuzz-bounded"
 PHASES = {"examples", "coverage", "fuzzing", "stateful"}
+#: Per profile: the documents fuzzed and the examples per operation and phase.
+BOUNDS = {"tutorial": (DOCUMENTS, EXAMPLES), "strict": (("own",), 50)}
 
 
 @pytest.fixture(
     scope="module",
-    params=[pytest.param(name, marks=pytest.mark.live) for name in available_implementations()],
+    params=[
+        pytest.param((name, profile), marks=pytest.mark.live, id=f"{name}-{profile}")
+        for name in available_implementations()
+        for profile in BOUNDS
+    ],
 )
 def fuzzed(request: pytest.FixtureRequest) -> tuple[list[FuzzRun], float]:
-    name: str = request.param
+    name, profile = request.param
+    documents, examples = BOUNDS[profile]
+    reports = REPORTS if profile == "tutorial" else REPORTS / profile
     started = time.monotonic()
     runs = []
-    with fuzz_server(name) as server:
-        for offset, document in enumerate(DOCUMENTS):
+    with fuzz_server(name, profile=profile) as server:
+        for offset, document in enumerate(documents):
             left = BUDGET_SECONDS - (time.monotonic() - started)
-            out = REPORTS / name / document
+            out = reports / name / document
             # Another seed per document: the two documents are equal, their cases need not be.
             seed = DEFAULT_SEED + offset
             runs.append(
                 run_schemathesis(
-                    server, document, out, seed=seed, examples=EXAMPLES, timeout=max(left, 1.0)
+                    server,
+                    document,
+                    out,
+                    seed=seed,
+                    examples=examples,
+                    timeout=max(left, 1.0),
+                    profile=profile,
                 )
             )
-    write_summary(name, runs, REPORTS / name)
+    write_summary(name, runs, reports / name)
     return runs, time.monotonic() - started
 
 
@@ -70,7 +86,7 @@ def _explain(run: FuzzRun) -> str:
 
 def test_no_failure_with_every_check_and_phase(fuzzed: tuple[list[FuzzRun], float]) -> None:
     runs, _ = fuzzed
-    assert [run.document for run in runs] == list(DOCUMENTS)
+    assert [run.document for run in runs] == list(BOUNDS[runs[0].profile][0])
     for run in runs:
         assert run.failures == [], _explain(run)
         assert run.errors == [], _explain(run)
@@ -80,14 +96,15 @@ def test_no_failure_with_every_check_and_phase(fuzzed: tuple[list[FuzzRun], floa
 def test_every_phase_ran_on_every_operation(fuzzed: tuple[list[FuzzRun], float]) -> None:
     runs, _ = fuzzed
     for run in runs:
+        examples = BOUNDS[run.profile][1]
         assert run.phases == dict.fromkeys(PHASES, "success"), run.phases
         assert run.operations == len(OPERATIONS)
         assert set(run.per_operation) == set(OPERATIONS.values()), run.per_operation
         # The stateful phase followed every /token -> protected-route link at least once.
         assert run.links_covered == "3/3", _explain(run)
         assert set(run.per_phase) == PHASES, run.per_phase
-        assert run.per_operation["POST /token"] >= 3 * EXAMPLES, run.per_operation
-        assert min(run.per_operation.values()) >= EXAMPLES // 4, run.per_operation
+        assert run.per_operation["POST /token"] >= 3 * examples, run.per_operation
+        assert min(run.per_operation.values()) >= examples // 4, run.per_operation
 
 
 def test_within_budget(fuzzed: tuple[list[FuzzRun], float]) -> None:
