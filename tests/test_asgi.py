@@ -487,7 +487,7 @@ class ExplodingStore(MemoryStore):
 async def test_a_500_is_logged_once_with_its_traceback(
     name: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(service, "open_store", lambda url: ExplodingStore())
+    monkeypatch.setattr(service, "open_store", lambda url, **_: ExplodingStore())
     settings = Settings(secret_key=KEY, database_url="memory://", demo_users=True)
     app = importlib.import_module(f"impl_{name}.app").create_app(settings)
     token = TokenService(KEY.encode, 60).issue("johndoe", ("me", "items")).access_token
