@@ -96,7 +96,8 @@ def test_the_conformance_suite_runs_on_postgresql(tmp_path: Path) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert re.search(
-        r"serving impl_fastapi at http://127\.0\.0\.1:\d+ on PostgreSQL", result.stdout
+        r"serving impl_fastapi \(tutorial profile\) at http://127\.0\.0\.1:\d+ on PostgreSQL",
+        result.stdout,
     )
     assert "OK: every MUST check passed on every target" in result.stdout
     assert "fastapi: 0 checks" not in result.stdout
