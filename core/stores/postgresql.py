@@ -201,17 +201,25 @@ class PostgresStore:
     def _unavailable(self, exc: BaseException | str) -> StoreUnavailable:
         return StoreUnavailable(self._scrub(f"{self.where}: {exc}"))
 
-    def _new_pool(self) -> _Pool:
+    def _connect_kwargs(self) -> dict[str, Any]:
+        """What every connection is opened with, pooled or not: the timeouts of ARENA_DB_TIMEOUT."""
         ms = max(1, int(self.timeout * 1000))
+        return {
+            "autocommit": True,  # one statement, one transaction; more: conn.transaction()
+            "connect_timeout": max(2, math.ceil(self.timeout)),  # libpq: whole s, >= 2
+            "options": f"-c statement_timeout={ms}",
+            "tcp_user_timeout": ms,
+            "application_name": "scopes-arena",
+        }
+
+    def _connect(self) -> Awaitable[psycopg.AsyncConnection[Any]]:
+        """A connection of its own, outside the pool (the pool would migrate first)."""
+        return psycopg.AsyncConnection.connect(self._url, **self._connect_kwargs())
+
+    def _new_pool(self) -> _Pool:
         return _Pool(
             self._url,
-            kwargs={
-                "autocommit": True,  # one statement, one transaction; more: conn.transaction()
-                "connect_timeout": max(2, math.ceil(self.timeout)),  # libpq: whole s, >= 2
-                "options": f"-c statement_timeout={ms}",
-                "tcp_user_timeout": ms,
-                "application_name": "scopes-arena",
-            },
+            kwargs=self._connect_kwargs(),
             min_size=1,
             max_size=self.pool_size,
             open=False,
@@ -297,26 +305,15 @@ class PostgresStore:
     # -- schema ------------------------------------------------------------------------------
 
     async def schema_status(self) -> SchemaStatus:
-        # A connection of its own, not the pool: the pool would migrate first.
         try:
-            async with await psycopg.AsyncConnection.connect(
-                self._url,
-                autocommit=True,
-                connect_timeout=max(2, math.ceil(self.timeout)),
-                options=f"-c statement_timeout={max(1, int(self.timeout * 1000))}",
-            ) as conn:
+            async with await self._connect() as conn:
                 return SchemaStatus(self.where, await _found_version(conn))
         except (psycopg.Error, OSError) as exc:
             raise self._unavailable(exc) from None
 
     async def upgrade(self) -> SchemaStatus:
         try:
-            async with await psycopg.AsyncConnection.connect(
-                self._url,
-                autocommit=True,
-                connect_timeout=max(2, math.ceil(self.timeout)),
-                options=f"-c statement_timeout={max(1, int(self.timeout * 1000))}",
-            ) as conn:
+            async with await self._connect() as conn:
                 return SchemaStatus(self.where, await migrate(conn, self.where))
         except StoreUnavailable:
             raise
