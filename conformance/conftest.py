@@ -11,8 +11,10 @@ a field, a refused connection) is reported with what it tripped on and the last 
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -177,6 +179,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(in-process), the live targets taken to run the tutorial profile",
     )
     group.addoption(
+        "--covered-by",
+        action="append",
+        default=[],
+        metavar="REPORT",
+        help="a conformance.json of a live run (make test's): an in-process check that passed "
+        "there in every case, on the same implementation and profile, is not run again",
+    )
+    group.addoption(
         "--key-mismatch",
         action="append",
         default=[],
@@ -213,11 +223,61 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.user_properties.append(("check", meta.id))
             if profile is not None and meta.profile != profile:
                 drop.append(item)
+    drop += covered_items(config, items, profile)
     if drop:
         # A run of one profile: the other profile's checks judge another contract.
         config.hook.pytest_deselected(items=drop)
         dropped = set(drop)
         items[:] = [item for item in items if item not in dropped]
+
+
+def _passed_live(paths: list[str]) -> set[tuple[str, str]]:
+    """(check id, live column) of every check that passed there in every case, none skipped."""
+    passed: set[tuple[str, str]] = set()
+    for path in paths:
+        try:
+            report = json.loads(Path(path).read_text(encoding="utf-8"))
+            checks = report["checks"]
+            modes = {t["name"]: t["mode"] for t in report["targets"]}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise pytest.UsageError(
+                f"--covered-by {path}: not a conformance report ({exc})"
+            ) from exc
+        for check in checks:
+            for column, result in check.get("results", {}).items():
+                cases = result.get("cases") or []
+                if (
+                    modes.get(column) == "live"
+                    and result.get("outcome") == "pass"
+                    and cases
+                    and all(case.get("outcome") == "passed" for case in cases)
+                ):
+                    passed.add((check["id"], column))
+    return passed
+
+
+def covered_items(
+    config: pytest.Config, items: list[pytest.Item], profile: str | None
+) -> list[pytest.Item]:
+    """The in-process items whose check already passed live on the same implementation in the
+    same profile (the live column of the strict profile is `<name>-strict`): make test runs
+    every check on every implementation and profile once, live where it can, and in-process
+    only what a live server cannot show."""
+    paths = config.getoption("--covered-by")
+    if not paths or config.getoption("--target") or config.getoption("--app-factory"):
+        return []
+    passed = _passed_live(paths)
+    covered = []
+    for item in items:
+        meta = check_of(item)
+        callspec = getattr(item, "callspec", None)
+        name = callspec.params.get("target_name") if callspec is not None else None
+        if meta is None or not isinstance(name, str):
+            continue
+        column = name if (profile or meta.profile) == "tutorial" else f"{name}-strict"
+        if (meta.id, column) in passed:
+            covered.append(item)
+    return covered
 
 
 @pytest.fixture(scope="session")
