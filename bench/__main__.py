@@ -32,24 +32,36 @@ from bench.analysis import SCENARIOS, TargetResult, evaluate
 from bench.launcher import uvicorn_command
 from bench.report import grids, print_grids, write
 from bench.runner import (
+    PG_PREFIX,
     Options,
     Runner,
     Target,
     all_targets,
     choose_cpus,
     groups,
+    missing_rungs,
     parse_cpus,
 )
+from core import registry
 
-SMOKE_TARGETS = ("raw-asgi", "raw-core", "bare-fastapi", "ceiling-fastapi", "fastapi")
+#: The smoke run's targets besides the ladder of its implementation(s) (--impl; default the
+#: registry's first).
+SMOKE_BASE = ("raw-asgi", "raw-core")
+#: Versions reported besides each implementation's own packages (core.registry).
 PACKAGES = (
-    "fastapi", "starlette", "litestar", "msgspec", "pydantic", "pydantic-core", "uvicorn",
-    "uvloop", "httptools", "pyjwt", "pwdlib", "argon2-cffi", "httpx", "rich",
+    "pydantic", "pydantic-core", "uvicorn", "uvloop", "httptools", "pyjwt", "pwdlib",
+    "argon2-cffi", "httpx", "rich",
 )  # fmt: skip
 
 
+def ladder(targets: list[Target], impls: list[str]) -> list[str]:
+    """The names of the targets of these implementations (every rung, and pg-<name>)."""
+    return [t.name for t in targets if t.framework in impls]
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    names = [t.name for t in all_targets()]
+    targets = all_targets()
+    names = [t.name for t in targets]
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description=__doc__,
@@ -71,6 +83,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"only this target (repeatable): {', '.join(names)}",
     )  # fmt: skip
     parser.add_argument(
+        "--impl", action="append", default=[], choices=registry.IMPLEMENTATIONS,
+        help="only this implementation's targets, every rung (repeatable): "
+        f"{', '.join(registry.IMPLEMENTATIONS)}",
+    )  # fmt: skip
+    parser.add_argument(
         "--scenario", action="append", default=[], choices=SCENARIOS,
         help="only this scenario (repeatable; mixed also runs items, its reference)",
     )  # fmt: skip
@@ -85,13 +102,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--smoke", action="store_true",
-        help=f"tiny run: 1 s, 1 run, no warm-up, soak 2k, targets {', '.join(SMOKE_TARGETS)}",
+        help="tiny run: 1 s, 1 run, no warm-up, soak 2k; the targets of --only and --impl "
+        f"(no pg-* of --impl), else {', '.join(SMOKE_BASE)} and the ladder of "
+        f"{registry.IMPLEMENTATIONS[0]}",
     )  # fmt: skip
     args = parser.parse_args(argv)
     if args.smoke:
         args.seconds, args.runs, args.warmup = 1, 1, 0
         args.soak_requests, args.soak_tokens = 2_000, 200
-        args.only = args.only or list(SMOKE_TARGETS)
+        if not args.only and not args.impl:
+            args.only, args.impl = list(SMOKE_BASE), [registry.IMPLEMENTATIONS[0]]
+    # A ladder without its PostgreSQL twin in a smoke run (no PostgreSQL needed there).
+    args.only += [
+        name for name in ladder(targets, args.impl)
+        if not (args.smoke and name.startswith(PG_PREFIX))
+    ]  # fmt: skip
     if min(args.seconds, args.runs, args.connections, args.login_connections) < 1:
         parser.error("--seconds, --runs and the connection counts must be at least 1")
     return args
@@ -99,7 +124,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def versions() -> dict[str, str | None]:
     found: dict[str, str | None] = {}
-    for name in PACKAGES:
+    for name in (*registry.distributions(), *PACKAGES):
         try:
             found[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -160,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         client_cpus=client_cpus,
     )
     chosen: list[Target] = [t for t in all_targets() if not args.only or t.name in args.only]
+    skipped = missing_rungs(list(dict.fromkeys(t.framework for t in chosen if t.framework)))
+    for note in skipped:
+        console.print(f"[yellow]{note}")
     if server_cpus is None:
         console.print("[yellow]taskset not found: servers and wrk are not pinned to CPUs")
     started = time.time()
@@ -193,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
             "Each target's exact uvicorn argv is under targets.<name>.command, each wrk argv "
             "under its scenario's commands (the Lua scripts lived in a temporary directory; "
             "their text is under meta.commands.lua_script_text).",
+            *skipped,
             "Logins (alone and in the mixed scenario) come from httpx client threads logging "
             "in back to back; each run's login rate counts the logins completed within that "
             "run's window, after a lead in which every client finished one login.",

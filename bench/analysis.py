@@ -17,7 +17,6 @@ from bench.wrk import WrkRun
 READS = ("status", "me", "items")
 PATHS = {"status": "/status/", "me": "/users/me/", "items": "/users/me/items/"}
 SCENARIOS = (*READS, "login", "mixed", "soak")
-FRAMEWORKS = ("fastapi", "litestar", "starlette")
 RAW, RAW_CORE = "raw-asgi", "raw-core"
 
 #: The issue's targets.
@@ -336,7 +335,9 @@ def evaluate(
             value = ratio(targets[top].rps(scenario), targets[bottom].rps(scenario))
             ratios.append(Ratio(name, scenario, top, bottom, value))
 
-    for framework in FRAMEWORKS:
+    # The frameworks are those the measured targets name (core.registry's, as bench.runner made
+    # the targets): nothing here lists them.
+    for framework in dict.fromkeys(t.framework for t in targets.values() if t.framework):
         impl, bare, ceiling = framework, f"bare-{framework}", f"ceiling-{framework}"
         for scenario in READS:
             add_ratio("impl/bare", scenario, impl, bare)

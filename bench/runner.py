@@ -29,7 +29,6 @@ from rich.progress import (
 
 from bench import wrk
 from bench.analysis import (
-    FRAMEWORKS,
     PATHS,
     RAW,
     RAW_CORE,
@@ -41,7 +40,7 @@ from bench.analysis import (
 from bench.baseline import BODIES
 from bench.launcher import Server, ServerFailed, launch, taskset_prefix
 from bench.logins import LOGIN_FORM, NO_ANSWER, LoginLoad, LoginRun
-from core.registry import IMPLEMENTATIONS, app_path
+from core import registry
 from core.tokens import TokenService
 from deploy.postgres import TempPostgres
 
@@ -87,33 +86,58 @@ def all_targets() -> list[Target]:
             full - {"soak"},
         ),
     ]  # fmt: skip
-    for framework in FRAMEWORKS:
+    for name in registry.IMPLEMENTATIONS:
+        if registry.has(name, "bare"):
+            targets.append(
+                Target(
+                    f"bare-{name}",
+                    "bare",
+                    name,
+                    registry.bare_path(name),
+                    "/status/",
+                    200,
+                    False,
+                    reads,
+                )
+            )
+        if registry.has(name, "ceiling"):
+            targets.append(
+                Target(
+                    f"ceiling-{name}",
+                    "ceiling",
+                    name,
+                    registry.ceiling_path(name),
+                    "/openapi.json",
+                    200,
+                    True,
+                    reads,
+                )
+            )
         targets += [
             Target(
-                f"bare-{framework}", "bare", framework, f"bench.baseline:bare_{framework}",
-                "/status/", 200, False, reads,
-            ),
-            Target(
-                f"ceiling-{framework}", "ceiling", framework, f"bench.ceiling:{framework}",
-                "/openapi.json", 200, True, reads,
-            ),
-            Target(
-                framework, "impl", framework, f"impl_{framework}.app:app",
-                "/openapi.json", 200, True, full,
+                name, "impl", name, registry.app_path(name), "/openapi.json", 200, True, full,
             ),
             # The same implementation on PostgreSQL (no soak: its memory is the same app's).
             Target(
-                f"{PG_PREFIX}{framework}", "impl", framework, f"impl_{framework}.app:app",
+                f"{PG_PREFIX}{name}", "impl", name, registry.app_path(name),
                 "/openapi.json", 200, True, full - {"soak"}, database="postgresql",
             ),
         ]  # fmt: skip
-    # The registry's others (no bare endpoint or ceiling of theirs in bench/): measured alone.
-    for name in IMPLEMENTATIONS:
-        if name not in FRAMEWORKS:
-            targets.append(
-                Target(name, "impl", name, app_path(name), "/openapi.json", 200, True, full)
-            )
     return targets
+
+
+def missing_rungs(names: Sequence[str] | None = None) -> list[str]:
+    """One note per implementation that lacks a rung of the ladder (one from outside this
+    repository may): the bench measures it without that rung."""
+    notes = []
+    for name in registry.IMPLEMENTATIONS if names is None else names:
+        missing = [rung for rung in registry.RUNGS if not registry.has(name, rung)]
+        if missing:
+            notes.append(
+                f"{name}: no {', '.join(f'impl_{name}/{rung}.py' for rung in missing)}; "
+                f"its {', '.join(missing)} target(s) are skipped"
+            )
+    return notes
 
 
 @dataclass

@@ -4,6 +4,7 @@ expects; and a live smoke run of `python -m bench --smoke` under real uvicorn se
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -29,7 +30,7 @@ from bench.analysis import (
     login_goal,
     mixed_goal,
 )
-from bench.baseline import BODIES, make_bare_fastapi, make_bare_litestar, make_bare_starlette
+from bench.baseline import BODIES
 from bench.logins import LoginRun, Sample, window
 from bench.rawcore import RawCore
 from bench.runner import (
@@ -41,6 +42,7 @@ from bench.runner import (
     read_failures,
     redact,
 )
+from core import registry
 from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -170,16 +172,15 @@ def test_targets_and_their_comparison_groups() -> None:
     targets = all_targets()
     by_name = {t.name: t for t in targets}
     assert by_name["fastapi"].app == "impl_fastapi.app:app"
-    assert by_name["ceiling-litestar"].app == "bench.ceiling:litestar"
-    assert by_name["bare-starlette"].app == "bench.baseline:bare_starlette"
+    assert by_name["ceiling-litestar"].app == "impl_litestar.ceiling:app"
+    assert by_name["bare-starlette"].app == "impl_starlette.bare:app"
     assert by_name["raw-core"].scenarios == {"status", "me", "items", "login", "mixed"}
     assert by_name["bare-fastapi"].scenarios == set(analysis.READS)
     assert "soak" in by_name["starlette"].scenarios
+    # One group per implementation of the registry, in its order, each with its whole ladder.
     assert [[t.name for t in group] for group in groups(targets)] == [
         ["raw-asgi", "raw-core"],
-        ["bare-fastapi", "ceiling-fastapi", "fastapi", "pg-fastapi"],
-        ["bare-litestar", "ceiling-litestar", "litestar", "pg-litestar"],
-        ["bare-starlette", "ceiling-starlette", "starlette", "pg-starlette"],
+        *([f"bare-{n}", f"ceiling-{n}", n, f"pg-{n}"] for n in registry.IMPLEMENTATIONS),
     ]
     # The same app on PostgreSQL, measured beside the SQLite one (no soak).
     assert by_name["pg-litestar"].app == "impl_litestar.app:app"
@@ -249,7 +250,9 @@ def run_at(rps: float, p99: float = 10.0) -> wrk.WrkRun:
 
 
 def target(name: str, kind: str, runs: dict[str, list[float]]) -> TargetResult:
-    result = TargetResult(name, kind, None, f"{name}:app")
+    """A measured target; its framework as bench.runner names it (bare-<f>, pg-<f>, ...)."""
+    framework = None if kind.startswith("raw") else name.rpartition("-")[2]
+    result = TargetResult(name, kind, framework, f"{name}:app")
     for scenario, values in runs.items():
         result.scenarios[scenario] = ScenarioResult(scenario, runs=[run_at(v) for v in values])
     return result
@@ -434,9 +437,10 @@ def test_report_written(tmp_path: Path) -> None:
 # ---- the targets' apps -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("make", [make_bare_fastapi, make_bare_litestar, make_bare_starlette])
-async def test_bare_endpoints_answer_the_same_json(make: Any) -> None:
-    transport = httpx.ASGITransport(app=make())
+@pytest.mark.parametrize("name", [n for n in registry.IMPLEMENTATIONS if registry.has(n, "bare")])
+async def test_bare_endpoints_answer_the_same_json(name: str) -> None:
+    module_name, _, attribute = registry.bare_path(name).partition(":")
+    transport = httpx.ASGITransport(app=getattr(importlib.import_module(module_name), attribute))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         for path, body in BODIES.items():
             response = await client.get(path)
@@ -487,12 +491,13 @@ async def test_raw_core_answers_as_an_implementation(tmp_path: Path) -> None:
 
 CEILING_PROBE = textwrap.dedent(
     """
-    import asyncio, json, sys
+    import asyncio, importlib, json, sys
     import httpx
-    from bench import ceiling
+    from core import registry
 
     async def main():
-        app = getattr(ceiling, sys.argv[1])
+        module_name, _, attribute = registry.ceiling_path(sys.argv[1]).partition(":")
+        app = getattr(importlib.import_module(module_name), attribute)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             out = {}
@@ -506,7 +511,9 @@ CEILING_PROBE = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("framework", analysis.FRAMEWORKS)
+@pytest.mark.parametrize(
+    "framework", [n for n in registry.IMPLEMENTATIONS if registry.has(n, "ceiling")]
+)
 def test_ceiling_stubs_the_core_in_its_own_process(framework: str, tmp_path: Path) -> None:
     # A process of its own: the stub replaces Arena's methods for the whole process.
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARENA_")}
