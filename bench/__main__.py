@@ -1,12 +1,16 @@
 """`make bench`: every implementation under uvicorn next to what bounds it.
 
-Targets: the three implementations; each framework's bare endpoint (same paths and JSON, no
-auth); each framework's wiring ceiling (the real adapter with the core's authenticate/items
-stubbed); a raw ASGI app (the floor) and a raw ASGI app doing the auth work through the core
-with no framework. Scenarios: GET /status/, /users/me/, /users/me/items/ with a valid token;
-logins alone at capacity; reads while other clients log in; per implementation a soak over
-thousands of distinct tokens, cold start and peak RSS. Every response is checked; a non-2xx
-answer to a read fails the run. Writes reports/bench.json and reports/bench.md.
+Targets, per implementation of core.registry, its cost ladder: its framework's bare endpoint
+(same paths and JSON, no auth; bare-<name>), the same inside core.asgi.Guard (guard-<name>),
+its wiring ceiling (the real adapter with the core's authenticate/items stubbed; ceiling-<name>),
+the implementation (<name>, and on PostgreSQL pg-<name>) and the framework's documented way
+(native-<name>); a raw ASGI app (the floor) and a raw ASGI app doing the auth work through the
+core with no framework. Scenarios: GET /status/, /users/me/, /users/me/items/ with a valid
+token; logins alone at capacity; reads while other clients log in; per implementation a soak
+over thousands of distinct tokens, cold start and peak RSS. Every response is checked; a
+non-2xx answer to a read fails the run (the documented way's other JSON is noted). Reads report
+req/s, µs per request and the server's CPU µs per request (/proc); each ladder the µs each step
+adds. Writes reports/bench.json and reports/bench.md (--smoke: reports/bench-smoke.*).
 
 Load comes from wrk (Debian package), pinned to its own CPU; without wrk, one line and exit 2.
 """
@@ -98,7 +102,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--server-cpus", help="taskset list for servers (default: first CPU)")
     parser.add_argument("--client-cpus", help="taskset list for wrk (default: second CPU)")
     parser.add_argument(
-        "--report-dir", type=Path, default=Path("reports"), help="where bench.json/.md go"
+        "--report-dir",
+        type=Path,
+        default=Path("reports"),
+        help="where bench.json/.md go (bench-smoke.json/.md with --smoke)",
     )
     parser.add_argument(
         "--smoke", action="store_true",
@@ -204,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "duration_s": time.time() - started,
+        "smoke": args.smoke,
+        "skipped": skipped,
         "python": platform.python_version(),
         "machine": machine(),
         "versions": versions(),
@@ -230,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     tables = grids(results, ratios, goals)
     # Wide enough for the tables when stdout is a file or a pipe (make test, CI logs).
     print_grids(Console(width=None if sys.stdout.isatty() else 180), tables)
-    json_path, md_path = write(args.report_dir, meta, results, ratios, goals, tables)
+    stem = "bench-smoke" if args.smoke else "bench"
+    json_path, md_path = write(args.report_dir, meta, results, ratios, goals, tables, stem)
     failed = sorted(name for name, t in results.items() if t.failed)
     console.print(f"wrote {json_path} and {md_path} ({meta['duration_s']:.0f} s)")
     if failed:

@@ -180,8 +180,15 @@ def test_targets_and_their_comparison_groups() -> None:
     # One group per implementation of the registry, in its order, each with its whole ladder.
     assert [[t.name for t in group] for group in groups(targets)] == [
         ["raw-asgi", "raw-core"],
-        *([f"bare-{n}", f"ceiling-{n}", n, f"pg-{n}"] for n in registry.IMPLEMENTATIONS),
+        *(
+            [f"bare-{n}", f"guard-{n}", f"ceiling-{n}", n, f"native-{n}", f"pg-{n}"]
+            for n in registry.IMPLEMENTATIONS
+        ),
     ]
+    assert by_name["guard-starlette"].app == "bench.rungs:guard_starlette"
+    assert by_name["native-litestar"].app == "bench.rungs:native_litestar"
+    assert by_name["native-litestar"].foreign
+    assert not by_name["litestar"].foreign
     # The same app on PostgreSQL, measured beside the SQLite one (no soak).
     assert by_name["pg-litestar"].app == "impl_litestar.app:app"
     assert (by_name["pg-litestar"].database, by_name["litestar"].database) == (
@@ -360,6 +367,36 @@ def test_evaluate_computes_every_ratio_and_target() -> None:
     assert targets["bare-fastapi"].failed
 
 
+def test_the_cost_ladder_in_us_per_request() -> None:
+    """Each rung in wall µs (1e6 / req/s) and server CPU µs per request; each step's cost; the
+    Guard goal is bare + Guard >= 0.95x bare."""
+    targets = fixture_targets()
+    targets["guard-fastapi"] = target("guard-fastapi", "guard", {"items": [3_900.0]})
+    targets["native-fastapi"] = target("native-fastapi", "native", {"items": [1_250.0]})
+    # CPU seconds over each run: run_at(v) serves v * 5 requests.
+    for name, cpu in (("bare-fastapi", 2.0), ("guard-fastapi", 2.5), ("ceiling-fastapi", 3.0),
+                      ("fastapi", 4.0), ("native-fastapi", 5.0)):  # fmt: skip
+        targets[name].scenarios["items"].cpu_s = [cpu] * len(targets[name].scenarios["items"].runs)
+    (ladder,) = [lad for lad in analysis.ladders(targets) if lad.scenario == "items"]
+    assert ladder.us == pytest.approx(
+        {"bare": 250.0, "guard": 1e6 / 3_900, "ceiling": 1e6 / 3_000, "impl": 1e6 / 2_600,
+         "native": 800.0}
+    )  # fmt: skip
+    assert ladder.cpu_us["bare"] == pytest.approx(2.0 * 1e6 / 20_000)
+    assert ladder.cpu_us["native"] == pytest.approx(5.0 * 1e6 / 6_250)
+    deltas = ladder.deltas()
+    assert deltas["guard"]["us"] == pytest.approx(1e6 / 3_900 - 250.0)
+    assert deltas["wiring"]["cpu_us"] == pytest.approx(3.0 * 1e6 / 15_000 - 2.5 * 1e6 / 19_500)
+    assert deltas["core"]["us"] == pytest.approx(1e6 / 2_600 - 1e6 / 3_000)
+    assert deltas["native_vs_ours"]["us"] == pytest.approx(800.0 - 1e6 / 2_600)
+    assert ladder.as_dict()["rungs"]["guard"]["target"] == "guard-fastapi"
+    _, goals = evaluate(targets)
+    guard = goal_of(goals, "guard-vs-bare", "items")
+    assert (guard.target, guard.met, guard.observed) == ("guard-fastapi", True, "0.97x")
+    by = {(r.name, r.scenario): r.value for r in evaluate(targets)[0]}
+    assert by["native/impl", "items"] == pytest.approx(1_250 / 2_600)
+
+
 def test_the_postgresql_targets_are_compared_with_their_sqlite_twin() -> None:
     targets = fixture_targets()
     targets["pg-fastapi"] = target("pg-fastapi", "impl", {"me": [2_100.0], "items": [1_300.0]})
@@ -395,7 +432,7 @@ def test_report_written(tmp_path: Path) -> None:
     }  # fmt: skip
     json_path, md_path = report.write(tmp_path, meta, targets, ratios, goals, tables)
     data = json.loads(json_path.read_text())
-    assert set(data) == {"meta", "targets", "ratios", "goals", "failed"}
+    assert set(data) == {"meta", "targets", "ratios", "goals", "ladders", "failed"}
     impl = data["targets"]["fastapi"]
     assert impl["scenarios"]["status"]["requests_per_s"] == {
         "median": 2_600.0,
@@ -538,6 +575,7 @@ def test_no_wrk_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert out.stderr.strip().count("\n") == 0
     assert "wrk is not installed" in out.stderr
     assert not (tmp_path / "bench.json").exists()
+    assert not (tmp_path / "bench-smoke.json").exists()
 
 
 # ---- live: the smoke run ---------------------------------------------------------------------
@@ -554,11 +592,14 @@ def test_bench_smoke_run(tmp_path: Path) -> None:
         capture_output=True, text=True, cwd=ROOT, check=False, timeout=240,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
-    data = json.loads((tmp_path / "bench.json").read_text())
+    # Never where the page and the README read the performance figures from.
+    assert not (tmp_path / "bench.json").exists()
+    data = json.loads((tmp_path / "bench-smoke.json").read_text())
+    assert data["meta"]["smoke"] is True
     assert data["failed"] == []
-    assert set(data["targets"]) == {
-        "raw-asgi", "raw-core", "bare-fastapi", "ceiling-fastapi", "fastapi",
-    }  # fmt: skip
+    first = registry.IMPLEMENTATIONS[0]
+    ladder = {f"bare-{first}", f"guard-{first}", f"ceiling-{first}", first, f"native-{first}"}
+    assert set(data["targets"]) == {"raw-asgi", "raw-core", *ladder}
     for name, result in data["targets"].items():
         assert result["error"] is None, name
         assert result["cold_start_s"] > 0
@@ -574,6 +615,18 @@ def test_bench_smoke_run(tmp_path: Path) -> None:
     assert impl["peak_rss_kib"] > 0
     assert impl["scenarios"]["login"]["argon2_alone_per_s"]["median"] > 0
     assert {g["id"] for g in data["goals"]} == {
-        "impl-vs-framework", "core-vs-raw", "mixed-reads", "login-vs-argon2",
+        "impl-vs-framework", "core-vs-raw", "mixed-reads", "login-vs-argon2", "guard-vs-bare",
     }  # fmt: skip
-    assert "## Targets of the issue" in (tmp_path / "bench.md").read_text()
+    md = (tmp_path / "bench-smoke.md").read_text()
+    assert "## Targets of the issue" in md
+    assert "**A smoke run**" in md
+    assert "## Cost ladder" in md
+    # Every rung measured, in wall and CPU µs per request, and the steps between them.
+    ladders = {(ladder["framework"], ladder["scenario"]): ladder for ladder in data["ladders"]}
+    for scenario in analysis.READS:
+        rungs = ladders[first, scenario]["rungs"]
+        for rung in analysis.LADDER:
+            assert rungs[rung]["us_per_request"] > 0, (rung, scenario)
+            assert rungs[rung]["cpu_us_per_request"] > 0, (rung, scenario)
+        assert set(ladders[first, scenario]["deltas"]) == {n for n, _, _ in analysis.STEPS}
+    assert data["targets"][first]["scenarios"]["items"]["cpu_us_per_request"]["median"] > 0

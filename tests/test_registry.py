@@ -252,7 +252,7 @@ def test_fourth_is_listed(fourth: dict[str, str]) -> None:
         assert "fourth" in text, (name, text)
     assert ", ".join((*registry.BUILTIN, "fourth")) in " ".join(helps["serve"].split())
     # Every rung of its ladder is a bench target.
-    for target in ("bare-fourth", "ceiling-fourth", "pg-fourth"):
+    for target in ("bare-fourth", "guard-fourth", "ceiling-fourth", "native-fourth", "pg-fourth"):
         assert target in helps["bench"], target
     # And without the variable, nowhere.
     plain = {k: v for k, v in fourth.items() if k != registry.EXTRA_ENV}
@@ -340,8 +340,10 @@ def test_fourth_appears_everywhere(fourth: dict[str, str], tmp_path: Path) -> No
         assert "<h4>Fourth <span class=muted>" in built  # its adapter code, cut at its markers
         if bench is not None:
             finished(bench, timeout=120)
-            data = json.loads((tmp_path / "bench.json").read_text())
-            assert set(data["targets"]) == {"bare-fourth", "ceiling-fourth", "fourth"}
+            data = json.loads((tmp_path / "bench-smoke.json").read_text())
+            assert set(data["targets"]) == {
+                "bare-fourth", "guard-fourth", "ceiling-fourth", "fourth", "native-fourth",
+            }  # fmt: skip
             assert data["failed"] == []
 
 
