@@ -61,10 +61,10 @@ compare: install ## reports/index.html: reruns stale conformance/fuzz reports (b
 readme-table: install ## Rewrite README.md's comparison table from the reports (between its compare markers)
 	$(BIN)/python -m compare --readme README.md
 
-serve: install ## Serve IMPL=fastapi|litestar|starlette [PORT=8000] with the demo users (ARENA_DEMO_USERS=0: without)
+serve: install ## Serve IMPL=<name> (scopes-arena serve --help lists them) [PORT=8000] with the demo users (ARENA_DEMO_USERS=0: without)
 	ARENA_DEMO_USERS=$${ARENA_DEMO_USERS-1} $(BIN)/scopes-arena serve $(IMPL) --port $(PORT)
 
-cluster: install postgres-deps nginx-deps ## PostgreSQL, the three implementations (WORKERS=N each), nginx in front (round-robin); Ctrl-C stops all
+cluster: install postgres-deps nginx-deps ## PostgreSQL, every implementation (WORKERS=N each), nginx in front (round-robin); Ctrl-C stops all
 	$(BIN)/python -m deploy.cluster $(if $(WORKERS),--workers $(WORKERS)) $(CLUSTER_ARGS)
 
 browser-deps: ## Install Debian's chromium for the /docs browser test (root with apt only)

@@ -1,12 +1,16 @@
 """`make bench`: every implementation under uvicorn next to what bounds it.
 
-Targets: the three implementations; each framework's bare endpoint (same paths and JSON, no
-auth); each framework's wiring ceiling (the real adapter with the core's authenticate/items
-stubbed); a raw ASGI app (the floor) and a raw ASGI app doing the auth work through the core
-with no framework. Scenarios: GET /status/, /users/me/, /users/me/items/ with a valid token;
-logins alone at capacity; reads while other clients log in; per implementation a soak over
-thousands of distinct tokens, cold start and peak RSS. Every response is checked; a non-2xx
-answer to a read fails the run. Writes reports/bench.json and reports/bench.md.
+Targets, per implementation of core.registry, its cost ladder: its framework's bare endpoint
+(same paths and JSON, no auth; bare-<name>), the same inside core.asgi.Guard (guard-<name>),
+its wiring ceiling (the real adapter with the core's authenticate/items stubbed; ceiling-<name>),
+the implementation (<name>, and on PostgreSQL pg-<name>) and the framework's documented way
+(native-<name>); a raw ASGI app (the floor) and a raw ASGI app doing the auth work through the
+core with no framework. Scenarios: GET /status/, /users/me/, /users/me/items/ with a valid
+token; logins alone at capacity; reads while other clients log in; per implementation a soak
+over thousands of distinct tokens, cold start and peak RSS. Every response is checked; a
+non-2xx answer to a read fails the run (the documented way's other JSON is noted). Reads report
+req/s, µs per request and the server's CPU µs per request (/proc); each ladder the µs each step
+adds. Writes reports/bench.json and reports/bench.md (--smoke: reports/bench-smoke.*).
 
 Load comes from wrk (Debian package), pinned to its own CPU; without wrk, one line and exit 2.
 """
@@ -32,24 +36,36 @@ from bench.analysis import SCENARIOS, TargetResult, evaluate
 from bench.launcher import uvicorn_command
 from bench.report import grids, print_grids, write
 from bench.runner import (
+    PG_PREFIX,
     Options,
     Runner,
     Target,
     all_targets,
     choose_cpus,
     groups,
+    missing_rungs,
     parse_cpus,
 )
+from core import registry
 
-SMOKE_TARGETS = ("raw-asgi", "raw-core", "bare-fastapi", "ceiling-fastapi", "fastapi")
+#: The smoke run's targets besides the ladder of its implementation(s) (--impl; default the
+#: registry's first).
+SMOKE_BASE = ("raw-asgi", "raw-core")
+#: Versions reported besides each implementation's own packages (core.registry).
 PACKAGES = (
-    "fastapi", "starlette", "litestar", "msgspec", "pydantic", "pydantic-core", "uvicorn",
-    "uvloop", "httptools", "pyjwt", "pwdlib", "argon2-cffi", "httpx", "rich",
+    "pydantic", "pydantic-core", "uvicorn", "uvloop", "httptools", "pyjwt", "pwdlib",
+    "argon2-cffi", "httpx", "rich",
 )  # fmt: skip
 
 
+def ladder(targets: list[Target], impls: list[str]) -> list[str]:
+    """The names of the targets of these implementations (every rung, and pg-<name>)."""
+    return [t.name for t in targets if t.framework in impls]
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    names = [t.name for t in all_targets()]
+    targets = all_targets()
+    names = [t.name for t in targets]
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description=__doc__,
@@ -71,6 +87,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"only this target (repeatable): {', '.join(names)}",
     )  # fmt: skip
     parser.add_argument(
+        "--impl", action="append", default=[], choices=registry.IMPLEMENTATIONS,
+        help="only this implementation's targets, every rung (repeatable): "
+        f"{', '.join(registry.IMPLEMENTATIONS)}",
+    )  # fmt: skip
+    parser.add_argument(
         "--scenario", action="append", default=[], choices=SCENARIOS,
         help="only this scenario (repeatable; mixed also runs items, its reference)",
     )  # fmt: skip
@@ -81,17 +102,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--server-cpus", help="taskset list for servers (default: first CPU)")
     parser.add_argument("--client-cpus", help="taskset list for wrk (default: second CPU)")
     parser.add_argument(
-        "--report-dir", type=Path, default=Path("reports"), help="where bench.json/.md go"
+        "--report-dir",
+        type=Path,
+        default=Path("reports"),
+        help="where bench.json/.md go (bench-smoke.json/.md with --smoke)",
     )
     parser.add_argument(
         "--smoke", action="store_true",
-        help=f"tiny run: 1 s, 1 run, no warm-up, soak 2k, targets {', '.join(SMOKE_TARGETS)}",
+        help="tiny run: 1 s, 1 run, no warm-up, soak 2k; the targets of --only and --impl "
+        f"(no pg-* of --impl), else {', '.join(SMOKE_BASE)} and the ladder of "
+        f"{registry.IMPLEMENTATIONS[0]}",
     )  # fmt: skip
     args = parser.parse_args(argv)
     if args.smoke:
         args.seconds, args.runs, args.warmup = 1, 1, 0
         args.soak_requests, args.soak_tokens = 2_000, 200
-        args.only = args.only or list(SMOKE_TARGETS)
+        if not args.only and not args.impl:
+            args.only, args.impl = list(SMOKE_BASE), [registry.IMPLEMENTATIONS[0]]
+    # A ladder without its PostgreSQL twin in a smoke run (no PostgreSQL needed there).
+    args.only += [
+        name for name in ladder(targets, args.impl)
+        if not (args.smoke and name.startswith(PG_PREFIX))
+    ]  # fmt: skip
     if min(args.seconds, args.runs, args.connections, args.login_connections) < 1:
         parser.error("--seconds, --runs and the connection counts must be at least 1")
     return args
@@ -99,7 +131,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def versions() -> dict[str, str | None]:
     found: dict[str, str | None] = {}
-    for name in PACKAGES:
+    for name in (*registry.distributions(), *PACKAGES):
         try:
             found[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -160,6 +192,9 @@ def main(argv: list[str] | None = None) -> int:
         client_cpus=client_cpus,
     )
     chosen: list[Target] = [t for t in all_targets() if not args.only or t.name in args.only]
+    skipped = missing_rungs(list(dict.fromkeys(t.framework for t in chosen if t.framework)))
+    for note in skipped:
+        console.print(f"[yellow]{note}")
     if server_cpus is None:
         console.print("[yellow]taskset not found: servers and wrk are not pinned to CPUs")
     started = time.time()
@@ -176,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "duration_s": time.time() - started,
+        "smoke": args.smoke,
+        "skipped": skipped,
         "python": platform.python_version(),
         "machine": machine(),
         "versions": versions(),
@@ -193,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             "Each target's exact uvicorn argv is under targets.<name>.command, each wrk argv "
             "under its scenario's commands (the Lua scripts lived in a temporary directory; "
             "their text is under meta.commands.lua_script_text).",
+            *skipped,
             "Logins (alone and in the mixed scenario) come from httpx client threads logging "
             "in back to back; each run's login rate counts the logins completed within that "
             "run's window, after a lead in which every client finished one login.",
@@ -201,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     tables = grids(results, ratios, goals)
     # Wide enough for the tables when stdout is a file or a pipe (make test, CI logs).
     print_grids(Console(width=None if sys.stdout.isatty() else 180), tables)
-    json_path, md_path = write(args.report_dir, meta, results, ratios, goals, tables)
+    stem = "bench-smoke" if args.smoke else "bench"
+    json_path, md_path = write(args.report_dir, meta, results, ratios, goals, tables, stem)
     failed = sorted(name for name, t in results.items() if t.failed)
     console.print(f"wrote {json_path} and {md_path} ({meta['duration_s']:.0f} s)")
     if failed:

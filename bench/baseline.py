@@ -1,16 +1,13 @@
 """Baselines: the JSON of GET /status/, /users/me/ and /users/me/items/ with no auth at all, as
-a raw ASGI app (the floor) and as a bare endpoint of each framework (each framework's own limit).
-
-Each bare app is the framework's plainest way to answer these paths: no response models, no
-dependencies, no OpenAPI document, no middleware; the same bodies as the real implementations
-give johndoe. The framework apps are built on first access (`bench.baseline:bare_litestar`
-as uvicorn imports it), so that a server imports only its own framework.
+a raw ASGI app (the floor); and the paths and bodies each framework's bare endpoint
+(`impl_<name>/bare.py`, each framework's own limit) answers: its plainest way to answer these
+paths (no response models, no dependencies, no OpenAPI document, no middleware), with the same
+bodies as the real implementations give johndoe.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 STATUS_PATH, ME_PATH, ITEMS_PATH = "/status/", "/users/me/", "/users/me/items/"
@@ -72,78 +69,3 @@ async def raw_asgi(scope: Scope, receive: Any, send: Any) -> None:
         return
     body = _RAW.get(scope["path"])
     await send_body(send, 404 if body is None else 200, _NOT_FOUND if body is None else body)
-
-
-def make_bare_fastapi() -> Any:
-    from fastapi import FastAPI
-
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-
-    @app.get(STATUS_PATH)
-    async def status() -> dict[str, str]:
-        return STATUS
-
-    @app.get(ME_PATH)
-    async def me() -> dict[str, Any]:
-        return ME
-
-    @app.get(ITEMS_PATH)
-    async def items() -> list[dict[str, str]]:
-        return ITEMS
-
-    return app
-
-
-def make_bare_litestar() -> Any:
-    from litestar import Litestar, get
-
-    @get(STATUS_PATH)
-    async def status() -> dict[str, str]:
-        return STATUS
-
-    @get(ME_PATH)
-    async def me() -> dict[str, Any]:
-        return ME
-
-    @get(ITEMS_PATH)
-    async def items() -> list[dict[str, str]]:
-        return ITEMS
-
-    # As in the real implementation: the app leaves the process's logging alone.
-    return Litestar(route_handlers=[status, me, items], openapi_config=None, logging_config=None)
-
-
-def make_bare_starlette() -> Any:
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
-
-    async def status(_: Request) -> JSONResponse:
-        return JSONResponse(STATUS)
-
-    async def me(_: Request) -> JSONResponse:
-        return JSONResponse(ME)
-
-    async def items(_: Request) -> JSONResponse:
-        return JSONResponse(ITEMS)
-
-    return Starlette(
-        routes=[Route(STATUS_PATH, status), Route(ME_PATH, me), Route(ITEMS_PATH, items)]
-    )
-
-
-_FACTORIES: dict[str, Callable[[], Any]] = {
-    "bare_fastapi": make_bare_fastapi,
-    "bare_litestar": make_bare_litestar,
-    "bare_starlette": make_bare_starlette,
-}
-_BUILT: dict[str, Any] = {}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _FACTORIES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if name not in _BUILT:
-        _BUILT[name] = _FACTORIES[name]()
-    return _BUILT[name]

@@ -1,19 +1,18 @@
 """Wiring ceilings: each real adapter app with the core's per-request work stubbed out.
 
-`bench.ceiling:fastapi` (or `:litestar`, `:starlette`), as uvicorn imports it, patches
-`core.service.Arena.authenticate` and `Arena.items` in this server process only, then builds the
-real `impl_<name>.app.create_app(settings)`: routing, dependency injection, parameter parsing,
-response models and serialization all run as in the implementation, but authentication returns
-a constant johndoe and the items query a constant list. The gap between this and the bare
+`impl_<name>/ceiling.py` (the bench's ceiling-<name>), as uvicorn imports it, calls
+`stub_core()`, which patches `core.service.Arena.authenticate` and `Arena.items` in this server
+process only, then builds the real `impl_<name>.app.create_app(settings)`: routing, dependency
+injection, parameter parsing, response models and serialization all run as in the
+implementation, but authentication returns a constant johndoe and the items query a constant
+list. The gap between this and the bare
 framework endpoint is what the adapter's idiom costs; the gap between this and the
 implementation is what the core costs inside that framework. The adapters are untouched.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
-from typing import Any
 
 from core.credentials import Credentials
 from core.service import Arena
@@ -21,7 +20,6 @@ from core.users import DEMO_USERS, User
 
 JOHNDOE: User = next(user for user in DEMO_USERS if user.username == "johndoe")
 ITEMS: list[dict[str, str]] = [{"item_id": "Foo", "owner": "johndoe"}]
-FRAMEWORKS = ("fastapi", "litestar", "starlette")
 
 
 async def constant_user(
@@ -38,15 +36,3 @@ def stub_core() -> None:
     """Replace the core's per-request work on the class, for every Arena of this process."""
     Arena.authenticate = constant_user  # type: ignore[method-assign]
     Arena.items = constant_items  # type: ignore[method-assign]
-
-
-_BUILT: dict[str, Any] = {}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in FRAMEWORKS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if name not in _BUILT:
-        stub_core()
-        _BUILT[name] = importlib.import_module(f"impl_{name}.app").create_app()
-    return _BUILT[name]

@@ -56,6 +56,17 @@ def memory_kib(pid: int) -> dict[str, int]:
     return values
 
 
+#: Clock ticks per second of /proc/<pid>/stat's utime and stime.
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process (all its threads) has used so far, from
+    /proc/<pid>/stat (fields 14 and 15, after the parenthesised command name)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
 @dataclass
 class Server:
     name: str
@@ -69,6 +80,9 @@ class Server:
     def memory(self) -> dict[str, int]:
         return memory_kib(self.pid)
 
+    def cpu_seconds(self) -> float:
+        return cpu_seconds(self.pid)
+
 
 class ServerFailed(RuntimeError):
     pass
@@ -81,14 +95,15 @@ def launch(
     *,
     secret_key: str,
     ready_path: str,
-    ready_status: int,
+    ready_status: int | None,
     real: bool,
     cpus: str | None,
     timeout: float = 60.0,
     extra_env: Mapping[str, str] | None = None,
 ) -> Iterator[Server]:
     """Serve `app` ("module:attr") until the block ends. Ready means `ready_path` answered
-    `ready_status`; cold start is the wall time from just before the process is spawned."""
+    `ready_status` (None: any answer below 500); cold start is the wall time from just before
+    the process is spawned."""
     with tempfile.TemporaryDirectory(prefix=f"arena-bench-{name}-") as tmp:
         data_dir = Path(tmp)
         port = free_port()
@@ -113,7 +128,7 @@ def launch(
 
 
 def _wait_ready(
-    url: str, status: int, process: subprocess.Popen[bytes], timeout: float, log: Path
+    url: str, status: int | None, process: subprocess.Popen[bytes], timeout: float, log: Path
 ) -> float:
     """The perf_counter time of the first `status` answer from `url`."""
     deadline = time.monotonic() + timeout
@@ -122,7 +137,8 @@ def _wait_ready(
             if process.poll() is not None:
                 raise ServerFailed(f"server exited with {process.returncode}:\n{log.read_text()}")
             with contextlib.suppress(httpx.TransportError):
-                if client.get(url).status_code == status:
+                answer = client.get(url).status_code
+                if answer == status or (status is None and answer < 500):
                     return time.perf_counter()
             # Polling finely: the cold start is measured to about this resolution.
             time.sleep(0.01)

@@ -13,14 +13,19 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.analysis import (
+    LADDER,
+    PATHS,
     RAW,
     RAW_CORE,
     READS,
+    STEPS,
     Goal,
+    Ladder,
     Ratio,
     Spread,
     TargetResult,
     count_met,
+    ladders,
     ratio,
     spread,
 )
@@ -68,6 +73,7 @@ def reads_grid(targets: dict[str, TargetResult], ratios: Sequence[Ratio]) -> Gri
             cells.append(fmt_spread(result.rps() if result else None))
         items = t.scenarios.get("items")
         cells.append(fmt_spread(items.p99() if items else None, 2))
+        cells.append(f"{fmt_us(t.us('items'))} ({fmt_us(t.cpu_us('items'))})")
         if t.kind == "impl":
             cells += [
                 _ratios_by(ratios, "impl/bare", name),
@@ -86,7 +92,41 @@ def reads_grid(targets: dict[str, TargetResult], ratios: Sequence[Ratio]) -> Gri
         f"Reads: requests/s, median (min{DASH}max) of the runs",
         (
             "target", "kind", "GET /status/", "GET /users/me/", "GET /users/me/items/",
-            "items p99 ms", "x bare (s/m/i)", "x ceiling (s/m/i)",
+            "items p99 ms", "items µs/req (CPU µs)", "x bare (s/m/i)", "x ceiling (s/m/i)",
+        ),
+        rows,
+    )  # fmt: skip
+
+
+def fmt_us(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.1f}"
+
+
+def fmt_delta(value: float | None) -> str:
+    return "—" if value is None else f"{value:+,.1f}"
+
+
+def ladder_grid(found: Sequence[Ladder]) -> Grid:
+    rows = []
+    for ladder in found:
+        deltas = ladder.deltas()
+        rows.append(
+            (
+                ladder.framework,
+                PATHS[ladder.scenario],
+                *(f"{fmt_us(ladder.us[r])} ({fmt_us(ladder.cpu_us[r])})" for r in LADDER),
+                *(
+                    f"{fmt_delta(deltas[n]['us'])} ({fmt_delta(deltas[n]['cpu_us'])})"
+                    for n, _, _ in STEPS
+                ),
+            )
+        )
+    return Grid(
+        "Cost ladder: µs per request, wall (1e6 / req/s) and, in brackets, the server's CPU "
+        "(/proc/<pid>/stat); then what each step adds",
+        (
+            "framework", "path", *LADDER, "+ Guard", "+ adapter wiring", "+ core",
+            "native vs ours",
         ),
         rows,
     )  # fmt: skip
@@ -201,6 +241,9 @@ def grids(
     goals: Sequence[Goal],
 ) -> list[Grid]:
     out = [reads_grid(targets, ratios)]
+    found = ladders(targets)
+    if found:
+        out.append(ladder_grid(found))
     logins, mixed = logins_grid(targets), mixed_grid(targets)
     out += [grid for grid in (logins, mixed) if grid.rows]
     return [*out, memory_grid(targets), goals_grid(goals)]
@@ -229,6 +272,13 @@ def markdown(tables: Sequence[Grid], meta: dict[str, Any]) -> str:
         f"took {meta['duration_s']:.0f} s. Commands and every run: `bench.json`.",
         "",
     ]
+    if meta.get("smoke"):
+        lines += [
+            "**A smoke run** (`--smoke`: 1 s runs, no warm-up): it shows that every target runs "
+            "and answers right, not how fast.",
+            "",
+        ]
+    lines += [f"- {note}" for note in meta.get("skipped") or []]
     for grid in tables:
         lines += [f"## {grid.title}", ""]
         lines.append("| " + " | ".join(grid.headers) + " |")
@@ -247,16 +297,20 @@ def write(
     ratios: Sequence[Ratio],
     goals: Sequence[Goal],
     tables: Sequence[Grid],
+    stem: str = "bench",
 ) -> tuple[Path, Path]:
+    """<stem>.json and <stem>.md in `report_dir` (the smoke run's stem is bench-smoke, so that
+    it is never read as the performance figures)."""
     report_dir.mkdir(parents=True, exist_ok=True)
     data = {
         "meta": meta,
         "targets": {name: t.as_dict() for name, t in targets.items()},
         "ratios": [r.as_dict() for r in ratios],
         "goals": [g.as_dict() for g in goals],
+        "ladders": [ladder.as_dict() for ladder in ladders(targets)],
         "failed": sorted(name for name, t in targets.items() if t.failed),
     }
-    json_path, md_path = report_dir / "bench.json", report_dir / "bench.md"
+    json_path, md_path = report_dir / f"{stem}.json", report_dir / f"{stem}.md"
     json_path.write_text(json.dumps(data, indent=2) + "\n")
     md_path.write_text(markdown(tables, meta))
     return json_path, md_path

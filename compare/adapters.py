@@ -9,10 +9,14 @@ build time between marker comments, so that the page shows the code as it is.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import textwrap
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from core import registry
 
 #: The concerns, in the page's order, with the question each answers.
 CONCERNS: dict[str, str] = {
@@ -23,7 +27,6 @@ CONCERNS: dict[str, str] = {
     "openapi": "Producing the OpenAPI document",
     "docs": "Serving /docs",
 }
-FRAMEWORKS = ("fastapi", "litestar", "starlette")
 MARKER = re.compile(r"^\s*# compare:\s*(.*?)\s*$")
 WORKAROUND = "workaround:"
 
@@ -111,17 +114,29 @@ class Adapter:
         return sum(region.code_lines for region in self.regions)
 
 
-def load(root: Path, frameworks: tuple[str, ...] = FRAMEWORKS) -> dict[str, Adapter]:
+def source_path(root: Path, name: str) -> Path | None:
+    """impl_<name>/app.py below `root`; else wherever the module is found (an implementation
+    from outside the repository); None when there is none."""
+    path = root / registry.package(name) / "app.py"
+    if path.exists():
+        return path
+    try:
+        spec = importlib.util.find_spec(registry.module(name))
+    except ModuleNotFoundError:
+        return None
+    return Path(spec.origin) if spec is not None and spec.origin else None
+
+
+def load(root: Path, frameworks: Iterable[str] | None = None) -> dict[str, Adapter]:
+    """The adapters of `frameworks` (default: core.registry's implementations) that exist."""
     adapters = {}
-    for framework in frameworks:
-        path = root / f"impl_{framework}" / "app.py"
-        if not path.exists():
+    for framework in registry.IMPLEMENTATIONS if frameworks is None else frameworks:
+        path = source_path(root, framework)
+        if path is None:
             continue
         source = path.read_text()
+        where = path.relative_to(root) if path.is_relative_to(root) else path
         adapters[framework] = Adapter(
-            framework,
-            path,
-            regions(source, str(path.relative_to(root))),
-            code_lines(source.splitlines()),
+            framework, path, regions(source, str(where)), code_lines(source.splitlines())
         )
     return adapters

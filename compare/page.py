@@ -13,8 +13,8 @@ from compare import conformance_view, perf, summary
 from compare.adapters import CONCERNS, Adapter
 from compare.conformance_view import Contract
 from compare.sources import ROOT, SOURCES, Reports
+from core import registry
 
-NAMES = summary.NAMES
 #: The suite's own marks (conformance/report.py): the en dash is "not run", ⊘ "could not run".
 GLYPH = {"pass": "✓", "fail": "✗", "skip": "–", "blocked": "⊘", "": ""}  # noqa: RUF001
 
@@ -34,7 +34,7 @@ td.cell { text-align: center; min-width: 5rem; }
 code, pre { font: 12.5px/1.4 ui-monospace, monospace; }
 pre { background: #f9fafb; border: 1px solid var(--line); padding: .5rem; overflow-x: auto;
       margin: .3rem 0; }
-.side { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: .8rem; }
+.side { display: grid; grid-template-columns: repeat(auto-fit, minmax(18rem, 1fr)); gap: .8rem; }
 .side > div { min-width: 0; }
 figure { margin: 1rem 0 2rem; } figure img { max-width: 100%; height: auto; display: block; }
 details summary { cursor: pointer; }
@@ -80,6 +80,12 @@ def spread(value: dict[str, float] | None, digits: int = 0) -> str:
 # --- sections ---------------------------------------------------------------------------------
 
 
+def frameworks_in_words() -> str:
+    """ "FastAPI, Litestar and Starlette": the registry's display names."""
+    shown = [registry.display(f) for f in summary.frameworks()]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+
+
 def header(reports: Reports, generated: datetime) -> str:
     rows = []
     for source in SOURCES:
@@ -89,7 +95,7 @@ def header(reports: Reports, generated: datetime) -> str:
         rows.append([e(source.name), f"<code>reports/{where}</code>", e(state) + hint])
     notes = "".join(f'<p class="note">{e(note)}</p>' for note in reports.notes)
     return (
-        "<h1>FastAPI, Litestar and Starlette: one API, side by side</h1>"
+        f"<h1>{e(frameworks_in_words())}: one API, side by side</h1>"
         f'<p class="muted">The FastAPI tutorial\'s OAuth2-scopes API on one framework-neutral '
         f"core, in each framework's idiom. Built {e(generated.isoformat(timespec='seconds'))} by "
         "<code>make compare</code> from these reports:</p>"
@@ -105,12 +111,16 @@ def header(reports: Reports, generated: datetime) -> str:
 
 def glance_section(rows: list[summary.GlanceRow]) -> str:
     body = [
-        [e(row.question)] + [e(row.cells[f]) for f in summary.FRAMEWORKS] + [e(row.source)]
+        [e(row.question)] + [e(row.cells[f]) for f in summary.frameworks()] + [e(row.source)]
         for row in rows
     ]
     return (
         '<section id="glance"><h2>At a glance</h2>'
-        + table(["", *(NAMES[f] for f in summary.FRAMEWORKS), "from"], body, cls="glance")
+        + table(
+            ["", *(e(registry.display(f)) for f in summary.frameworks()), "from"],
+            body,
+            cls="glance",
+        )
         + '<p class="muted">The README\'s comparison table is these rows '
         "(<code>make readme-table</code>).</p></section>"
     )
@@ -271,10 +281,10 @@ def needed_section(adapters: dict[str, Adapter]) -> str:
     ]
     if not adapters:
         return out[0] + '<p class="note">No adapter found.</p></section>'
-    names = [f for f in summary.FRAMEWORKS if f in adapters]
+    names = [f for f in summary.frameworks() if f in adapters]
     out.append(
         table(
-            ["concern", *(NAMES[f] for f in names)],
+            ["concern", *(e(registry.display(f)) for f in names)],
             [
                 [e(q)] + [str(adapters[f].concern_lines(c)) for f in names]
                 for c, q in CONCERNS.items()
@@ -294,7 +304,7 @@ def needed_section(adapters: dict[str, Adapter]) -> str:
                 for region in adapter.of(concern)
             )
             out.append(
-                f"<div><h4>{NAMES[framework]} <span class=muted>"
+                f"<div><h4>{e(registry.display(framework))} <span class=muted>"
                 f"({adapter.concern_lines(concern)} lines)</span></h4>"
                 + (f"<ul class=workarounds>{notes}</ul>" if notes else "")
                 + (code or '<p class="muted">Nothing marked.</p>')
@@ -308,11 +318,9 @@ def native_section(report: dict[str, Any] | None, contract: Contract) -> str:
     out = [
         '<section id="native"><h2>The framework\'s own way</h2>',
         "<p>What each framework's built-in security gives a developer who follows its docs "
-        "instead of this project's core: a minimal app per framework in <code>bench/native/"
-        "</code> (FastAPI's <code>OAuth2PasswordBearer</code> + <code>SecurityScopes</code> as "
-        "the tutorial writes them, Litestar's <code>OAuth2PasswordBearerAuth</code>, Starlette's "
-        "<code>AuthenticationMiddleware</code> + <code>requires</code>; core only for the user "
-        "store), run through the same suite. Measured, not asserted.</p>",
+        "instead of this project's core: a minimal app per framework in <code>impl_&lt;name&gt;/"
+        "native.py</code>, built as the framework's docs teach bearer auth and scopes (core only "
+        "for the user store), run through the same suite. Measured, not asserted.</p>",
     ]
     if report is None:
         return "".join(out) + missing("native") + "</section>"
@@ -564,13 +572,14 @@ def build(
             versions_section(reports),
         ]
     )
+    shown = [registry.display(f) for f in summary.frameworks()]
     out.write_text(
         "<!doctype html>\n<html lang=en><head><meta charset=utf-8>"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         # Nothing but this folder: the page must open without a network, and ask for none.
         '<meta http-equiv="Content-Security-Policy" content="default-src \'self\'; '
         "img-src 'self'; style-src 'unsafe-inline'\">"
-        "<title>scopes-arena: FastAPI vs Litestar vs Starlette</title>"
+        f"<title>scopes-arena: {e(' vs '.join(shown))}</title>"
         f"<style>{CSS}</style></head><body>{body}</body></html>\n"
     )
     return out

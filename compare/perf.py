@@ -16,16 +16,21 @@ matplotlib.use("Agg")  # no display: files only
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
+from core import registry
+
 READS = ("status", "me", "items")
 PATHS = {"status": "GET /status/", "me": "GET /users/me/", "items": "GET /users/me/items/"}
-FRAMEWORKS = ("fastapi", "litestar", "starlette")
-COLORS = {"fastapi": "#05998b", "litestar": "#c98a00", "starlette": "#5161d6"}
-GREY = "#6b7280"
+GREY = registry.GREY
 #: How a target's bar looks beside its implementation's: the same hue, lighter further out.
-ALPHA = {"impl": 1.0, "ceiling": 0.6, "bare": 0.3, "raw-core": 0.9, "raw": 0.45}
+ALPHA = {
+    "impl": 1.0, "native": 0.8, "ceiling": 0.6, "guard": 0.45, "bare": 0.3, "raw-core": 0.9,
+    "raw": 0.45,
+}  # fmt: skip
 KIND_LABEL = {
     "impl": "implementation",
+    "native": "the framework's documented way",
     "ceiling": "wiring ceiling",
+    "guard": "bare endpoint + Guard",
     "bare": "bare endpoint",
     "raw": "raw ASGI",
     "raw-core": "raw ASGI + core",
@@ -38,7 +43,11 @@ def ordered_targets(bench: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """Each framework's implementation, ceiling and bare endpoint together, then the raw
     baselines, then anything else the report has."""
     targets: dict[str, dict[str, Any]] = bench.get("targets") or {}
-    order = [n for f in FRAMEWORKS for n in (f, f"ceiling-{f}", f"bare-{f}")]
+    order = [
+        n
+        for f in registry.IMPLEMENTATIONS
+        for n in (f, f"native-{f}", f"ceiling-{f}", f"guard-{f}", f"bare-{f}")
+    ]
     order += ["raw-core", "raw-asgi"]
     names = [n for n in order if n in targets] + [n for n in targets if n not in order]
     return [(name, targets[name]) for name in names]
@@ -88,7 +97,8 @@ def peak_mib(target: dict[str, Any]) -> float | None:
 
 
 def color(target: dict[str, Any]) -> tuple[str, float]:
-    hue = COLORS.get(str(target.get("framework")), GREY)
+    framework = target.get("framework")
+    hue = registry.colour(framework) if isinstance(framework, str) else GREY
     return hue, ALPHA.get(str(target.get("kind")), 1.0)
 
 

@@ -10,17 +10,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from core import registry
+
 ROOT = Path(__file__).resolve().parent.parent
 State = Literal["fresh", "stale", "missing"]
-#: The framework's own way (bench/native): name -> factory, run through the suite.
+#: The framework's own way (impl_<name>/native.py): name -> factory, run through the suite.
 NATIVE = {
-    "native-fastapi": "bench.native.fastapi_app:create_app",
-    "native-litestar": "bench.native.litestar_app:create_app",
-    "native-starlette": "bench.native.starlette_app:create_app",
+    f"native-{name}": registry.native_factory(name)
+    for name in registry.IMPLEMENTATIONS
+    if registry.has(name, "native")
 }
 NATIVE_ARGS = tuple(a for name, f in NATIVE.items() for a in ("--app-factory", f"{name}={f}"))
 #: The code every report measures.
-APP_CODE = ("core", "impl_fastapi", "impl_litestar", "impl_starlette")
+APP_CODE = ("core", *(registry.package(name) for name in registry.IMPLEMENTATIONS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,8 +53,8 @@ SOURCES = (
         "make fuzz", ("-m", "conformance.fuzz", "--reports", "{reports}/fuzz"), 10,
     ),
     Source(
-        "native", "native/conformance.json", (*APP_CODE, "bench/native", "conformance"),
-        "make compare (it runs the suite on bench/native)",
+        "native", "native/conformance.json", (*APP_CODE, "bench/native.py", "conformance"),
+        "make compare (it runs the suite on impl_<name>/native.py)",
         ("-m", "conformance", "--report-dir", "{reports}/native",
          *NATIVE_ARGS),
         3,
@@ -137,7 +139,7 @@ def parse_replay(text: str) -> Replay:
 class Reports:
     directory: Path
     conformance: dict[str, Any] | None = None
-    #: The suite on the framework's own way (bench/native), reports/native/conformance.json.
+    #: The suite on the framework's own way (native.py), reports/native/conformance.json.
     native: dict[str, Any] | None = None
     bench: dict[str, Any] | None = None
     #: implementation -> reports/fuzz/<impl>/summary.json

@@ -10,9 +10,8 @@ from typing import Any
 from compare import conformance_view, perf
 from compare.adapters import Adapter
 from compare.sources import Reports
+from core import registry
 
-FRAMEWORKS = ("fastapi", "litestar", "starlette")
-NAMES = {"fastapi": "FastAPI", "litestar": "Litestar", "starlette": "Starlette"}
 DASH = "—"
 
 
@@ -25,7 +24,12 @@ class GlanceRow:
 
 
 def _row(question: str, source: str, cell: Callable[[str], str | None]) -> GlanceRow:
-    return GlanceRow(question, {f: cell(f) or DASH for f in FRAMEWORKS}, source)
+    return GlanceRow(question, {f: cell(f) or DASH for f in frameworks()}, source)
+
+
+def frameworks() -> tuple[str, ...]:
+    """The page's columns: core.registry's implementations, in its order."""
+    return registry.IMPLEMENTATIONS
 
 
 def conformance_cell(totals: dict[str, int]) -> str:
@@ -102,7 +106,11 @@ def glance(reports: Reports, adapters: dict[str, Adapter]) -> list[GlanceRow]:
             return f"{failed} of {checks} checks fail"
 
         rows.append(
-            _row("the framework's own way (bench/native) through the suite", "native", own_way)
+            _row(
+                "the framework's own way (`impl_<name>/native.py`) through the suite",
+                "native",
+                own_way,
+            )
         )
     if adapters:
         rows.append(
@@ -174,10 +182,10 @@ def glance(reports: Reports, adapters: dict[str, Adapter]) -> list[GlanceRow]:
 
 def markdown(rows: list[GlanceRow], footer: str) -> str:
     lines = [
-        "| | " + " | ".join(NAMES[f] for f in FRAMEWORKS) + " |",
-        "|---|" + "---|" * len(FRAMEWORKS),
+        "| | " + " | ".join(registry.display(f) for f in frameworks()) + " |",
+        "|---|" + "---|" * len(frameworks()),
     ]
     for row in rows:
-        cells = [row.cells[f].replace("|", "\\|") for f in FRAMEWORKS]
+        cells = [row.cells[f].replace("|", "\\|") for f in frameworks()]
         lines.append(f"| {row.question} | " + " | ".join(cells) + " |")
     return "\n".join([*lines, "", footer])

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib.util
 import logging
 import re
 import sys
@@ -38,13 +37,14 @@ from conformance.differential import DiffResult, Probe, endpoint_for, run_differ
 from conformance.report import CELL_ORDER, GLYPHS, Report, cell_of, last_line
 from conformance.runner import ROOT, Case, Setup, SuiteRun, TargetSpec, check_setup, run_suite
 from conformance.servers import IMPLEMENTATIONS, LIVE_SECRET_KEY, serve
+from core import registry
 from core.settings import Profile
 
 PROFILES: tuple[Profile, ...] = ("tutorial", "strict")
 
 
 def available_implementations() -> list[str]:
-    return [name for name in IMPLEMENTATIONS if importlib.util.find_spec(f"impl_{name}.app")]
+    return registry.importable(IMPLEMENTATIONS)
 
 
 def _pair(text: str, what: str) -> tuple[str, str]:
@@ -247,7 +247,7 @@ def resolve_targets(
             targets.append(TargetSpec(name + suffix, url=server.url, profile=profile))
     elif args.impl or not (args.target or args.app_factory):
         targets += [
-            TargetSpec(name + suffix, factory=f"impl_{name}.app:create_app", profile=profile)
+            TargetSpec(name + suffix, factory=registry.factory_path(name), profile=profile)
             if suffix
             else TargetSpec(name, profile=profile)
             for name in implementations

@@ -23,6 +23,7 @@ import pytest
 from conformance.checks import check_of
 from conformance.runner import IN_PROCESS_KEY, in_process_settings
 from conformance.servers import IMPLEMENTATIONS, LIVE_SECRET_KEY
+from core import registry
 from core.settings import Settings
 from core.tokens import StrictTokenService, TokenService
 
@@ -205,7 +206,7 @@ def _target_names(config: pytest.Config) -> list[str]:
     if live or built:
         return live + built
     chosen = config.getoption("--impl") or list(IMPLEMENTATIONS)
-    return [name for name in chosen if importlib.util.find_spec(f"impl_{name}.app") is not None]
+    return registry.importable(chosen)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -308,7 +309,7 @@ def _in_process(
         module_name, _, attribute = factories[target_name].partition(":")
         factory = getattr(importlib.import_module(module_name), attribute)
     else:
-        factory = importlib.import_module(f"impl_{target_name}.app").create_app
+        factory = importlib.import_module(registry.module(target_name)).create_app
     return Target(target_name, IN_PROCESS_KEY, app=factory(settings), key_problem=problem)
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import os
 import re
@@ -36,6 +35,7 @@ from rich.table import Table
 from conformance.fuzz_replay import operation_of, replay_all
 from conformance.openapi import CANONICAL_PATH, STRICT_CANONICAL_PATH
 from conformance.servers import IMPLEMENTATIONS, Server, serve, server_env
+from core import registry
 
 CONFIG_PATH = Path(__file__).with_name("schemathesis.toml")
 REPORTS_DIR = Path("reports") / "fuzz"
@@ -84,7 +84,7 @@ class FuzzRun:
 
 
 def available_implementations(names: Sequence[str] = IMPLEMENTATIONS) -> list[str]:
-    return [name for name in names if importlib.util.find_spec(f"impl_{name}.app") is not None]
+    return registry.importable(names)
 
 
 @contextlib.contextmanager

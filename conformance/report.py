@@ -46,6 +46,7 @@ from rich.text import Text
 from conformance.checks import MUST, SHOULD, Check
 from conformance.differential import DiffResult
 from conformance.runner import SUITE_COLUMN, Case, Setup, SuiteRun
+from core import registry
 
 Cell = Literal["pass", "fail", "skip", "blocked"]
 # The en dash is the matrix's "not run" mark, chosen to read apart from a minus sign.
@@ -123,14 +124,13 @@ def group_title(group: str) -> str:
     return f"{group} {RULE_TITLES.get(group, '')}".strip()
 
 
-DISTRIBUTIONS = (
-    "fastapi", "starlette", "litestar", "uvicorn", "pydantic", "pyjwt", "pwdlib", "httpx", "pytest",
-)  # fmt: skip
+#: Versions reported besides each implementation's own packages (core.registry).
+DISTRIBUTIONS = ("uvicorn", "pydantic", "pyjwt", "pwdlib", "httpx", "pytest")
 
 
 def versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
-    for name in DISTRIBUTIONS:
+    for name in (*registry.distributions(), *DISTRIBUTIONS):
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

@@ -29,6 +29,7 @@ from pydantic import SecretStr
 
 from conformance.checks import MUST, Check, check_of
 from conformance.servers import LIVE_SECRET_KEY
+from core import registry
 from core.settings import Profile, Settings
 
 SUITE_DIR = Path(__file__).parent
@@ -61,7 +62,7 @@ class TargetSpec:
 
     @property
     def factory_path(self) -> str:
-        return self.factory or f"impl_{self.name}.app:create_app"
+        return self.factory or registry.factory_path(self.name)
 
     def pytest_args(self) -> list[str]:
         if self.url is not None:

@@ -7,7 +7,6 @@ import base64
 import hashlib
 import hmac
 import importlib
-import importlib.util
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -20,6 +19,7 @@ from pydantic import SecretStr
 from conformance.conftest import ASGIApp, Target
 from conformance.runner import BLOCKED_PREFIX
 from conformance.servers import IMPLEMENTATIONS
+from core import registry
 from core.settings import Settings
 
 USERS_ME = "/users/me/"
@@ -263,13 +263,13 @@ def record_variant(request: pytest.FixtureRequest, variant: str) -> None:
 
 
 def importable_implementations() -> list[str]:
-    return [name for name in IMPLEMENTATIONS if importlib.util.find_spec(f"impl_{name}.app")]
+    return registry.importable(IMPLEMENTATIONS)
 
 
 def app_factory(config: pytest.Config, name: str) -> Callable[[Settings], ASGIApp]:
     """How the in-process target `name` is built: its --app-factory, else impl_<name>.app."""
     specs = dict(spec.split("=", 1) for spec in config.getoption("--app-factory", default=[]))
-    module_name, _, attribute = specs.get(name, f"impl_{name}.app:create_app").partition(":")
+    module_name, _, attribute = specs.get(name, registry.factory_path(name)).partition(":")
     factory: Callable[[Settings], ASGIApp] = getattr(
         importlib.import_module(module_name), attribute
     )

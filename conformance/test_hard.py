@@ -43,6 +43,7 @@ from conformance.support import (
     skip_if_live,
     token_for,
 )
+from core import registry
 from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -450,7 +451,7 @@ def _module_of(target: Target) -> str:
     skip_if_live(target, "imports the implementation's module")
     if target.name not in importable_implementations():
         pytest.skip(f"{target.name} is not an impl_<name>.app module")
-    return f"impl_{target.name}.app"
+    return registry.module(target.name)
 
 
 @check(

@@ -53,6 +53,8 @@ HOST = re.compile(
 #: Longest Host value accepted: a DNS name has at most 253 characters, a port 1 + 5.
 MAX_HOST_BYTES = 259
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
+#: The methods whose request has no body unless Content-Length or Transfer-Encoding frames one.
+UNFRAMED_METHODS = frozenset({"GET", "HEAD"})
 #: Paths that are exact as they stand (the contract's routes, unencoded): the common case,
 #: decided with one set lookup. Frameworks answer them without redirecting.
 EXACT_PATHS = frozenset({*SLASHED_ROUTES, "/token", "/openapi.json", "/docs"})
@@ -85,8 +87,8 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        facts = _Facts(scope)
-        replay = await _limited_body(facts, scope, receive, send, self.render, self.limit)
+        _, framed, length = _header_facts(scope)
+        replay = await _limited_body(length, framed, scope, receive, send, self.render, self.limit)
         if replay is not None:
             await self.app(scope, replay, send)
 
@@ -108,35 +110,51 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        watched = _Watched(send)
+        # Guard runs on every request, so its common case is kept short: one coroutine for
+        # the whole request (the steps inline, in the order above, no helper coroutine to
+        # await), the headers read once, and `send` watched by a plain function.
+        started = False
+
+        def watched(message: Message) -> Awaitable[None]:
+            # `send`, noting whether the answer has started (a fault after that cannot be
+            # answered); the awaitable of `send` itself, no coroutine frame of its own.
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            return send(message)
+
         try:
-            await self._guarded(scope, receive, watched)
+            hosts, framed, length = _header_facts(scope)
+            if framed or scope["method"] not in UNFRAMED_METHODS:
+                replay = await _limited_body(
+                    length, framed, scope, receive, watched, self.render, self.limit
+                )
+                if replay is None:
+                    return
+            else:
+                # A GET or HEAD with no Content-Length and no Transfer-Encoding: HTTP/1.1
+                # frames no body at all (RFC 9112 §6.3), nothing to buffer or to limit (as
+                # _limited_body decides, without a coroutine to await).
+                replay = receive
+            if hosts and (len(hosts) > 1 or not _valid_host_value(hosts[0])):
+                await send_json(watched, self.render(InvalidHost()), head=scope["method"] == "HEAD")
+                return
+            if _is_exact_route(scope):
+                # One of the contract's own paths as written: nothing to refuse, no redirect
+                # can come of it and no static file answers it.
+                await self.app(scope, replay, watched)
+                return
+            if not exact_path(scope):
+                await send_json(watched, self.render(NotFound()), head=scope["method"] == "HEAD")
+                return
+            scope = {**scope, "headers": _request_headers(scope)}
+            await self.app(scope, replay, self._redirects(scope, watched))
         except Exception as exc:
             # render() logs the 500 with its traceback, the one log of it; once the answer
             # has started there is nothing left to send, and the server closes the connection.
             response = self.render(exc)
-            if not watched.started:
+            if not started:
                 await send_json(send, response, head=scope["method"] == "HEAD")
-
-    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
-        facts = _Facts(scope)
-        replay = await _limited_body(facts, scope, receive, send, self.render, self.limit)
-        if replay is None:
-            return
-        head = scope["method"] == "HEAD"
-        if not facts.valid_host():
-            await send_json(send, self.render(InvalidHost()), head=head)
-            return
-        if _is_exact_route(scope):
-            # One of the contract's own paths as written: nothing to refuse, no redirect
-            # can come of it and no static file answers it.
-            await self.app(scope, replay, send)
-            return
-        if not exact_path(scope):
-            await send_json(send, self.render(NotFound()), head=head)
-            return
-        scope = {**scope, "headers": _request_headers(scope)}
-        await self.app(scope, replay, self._redirects(scope, send))
 
     def _redirects(self, scope: Scope, send: Send) -> Send:
         """`send`, with redirects made relative, and refused (404) where they may not be."""
@@ -171,24 +189,12 @@ class Guard:
         return guarded
 
 
-class _Watched:
-    """`send`, noting whether the answer has started (a fault after that cannot be answered)."""
-
-    __slots__ = ("send", "started")
-
-    def __init__(self, send: Send) -> None:
-        self.send = send
-        self.started = False
-
-    async def __call__(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.started = True
-        await self.send(message)
-
-
 def valid_host(scope: Scope) -> bool:
     """At most one Host header, of RFC 9110's form (H14)."""
-    return _Facts(scope).valid_host()
+    hosts = _header_facts(scope)[0]
+    # No Host at all is the server's business (HTTP/1.0 has none; HTTP/1.1 servers refuse its
+    # absence themselves).
+    return not hosts or (len(hosts) == 1 and _valid_host_value(hosts[0]))
 
 
 @functools.lru_cache(maxsize=256)
@@ -262,42 +268,49 @@ def _request_headers(scope: Scope) -> list[tuple[bytes, bytes]]:
     ]
 
 
-class _Facts:
-    """What the guard needs from the request's headers, read in one pass."""
+#: The lengths of the header names _header_facts reads: host, content-length,
+#: transfer-encoding.
+_FACT_SIZES = frozenset(len(name) for name in (b"host", b"content-length", b"transfer-encoding"))
 
-    __slots__ = ("framed", "hosts", "length")
 
-    def __init__(self, scope: Scope) -> None:
-        self.length: int | None = None
-        self.framed = False
-        self.hosts: list[bytes] = []
-        for name, value in scope.get("headers", ()):
-            name = name.lower()
-            if name == b"host":
-                self.hosts.append(bytes(value))
-            elif name == b"content-length":
-                self.framed = True
-                text = value.decode("latin-1").strip()
-                self.length = int(text) if text.isdigit() else None
-            elif name == b"transfer-encoding":
-                self.framed = True
-
-    def valid_host(self) -> bool:
-        """At most one Host header, of RFC 9110's form (H14). No Host at all is the server's
-        business (HTTP/1.0 has none; HTTP/1.1 servers refuse its absence themselves)."""
-        hosts = self.hosts
-        return not hosts or (len(hosts) == 1 and _valid_host_value(hosts[0]))
+def _header_facts(scope: Scope) -> tuple[list[bytes], bool, int | None]:
+    """What the guard needs from the request's headers, read in one pass: the Host values,
+    whether a body is framed (Content-Length or Transfer-Encoding), the Content-Length."""
+    length: int | None = None
+    framed = False
+    hosts: list[bytes] = []
+    for name, value in scope.get("headers", ()):
+        # Only a name as long as one of the three can be one (in any case): the others, most
+        # of a request's headers, are passed over without lowercasing them.
+        if len(name) not in _FACT_SIZES:
+            continue
+        name = name.lower()
+        if name == b"host":
+            hosts.append(bytes(value))
+        elif name == b"content-length":
+            framed = True
+            text = value.decode("latin-1").strip()
+            length = int(text) if text.isdigit() else None
+        elif name == b"transfer-encoding":
+            framed = True
+    return hosts, framed, length
 
 
 async def _limited_body(
-    facts: _Facts, scope: Scope, receive: Receive, send: Send, render: Render, limit: int
+    length: int | None,
+    framed: bool,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    render: Render,
+    limit: int,
 ) -> Receive | None:
     """`receive` for the app, with the body buffered (at most `limit` bytes); None when the
     request was answered here (413) or its client went away."""
-    if facts.length is not None and facts.length > limit:
+    if length is not None and length > limit:
         await send_json(send, render(BodyTooLarge()))
         return None
-    if not facts.framed and scope["method"] in ("GET", "HEAD"):
+    if not framed and scope["method"] in UNFRAMED_METHODS:
         # No Content-Length and no Transfer-Encoding: HTTP/1.1 frames no body at all
         # (RFC 9112 §6.3), so there is nothing to buffer or to limit.
         return receive

@@ -4,6 +4,7 @@ expects; and a live smoke run of `python -m bench --smoke` under real uvicorn se
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import shutil
@@ -29,7 +30,7 @@ from bench.analysis import (
     login_goal,
     mixed_goal,
 )
-from bench.baseline import BODIES, make_bare_fastapi, make_bare_litestar, make_bare_starlette
+from bench.baseline import BODIES
 from bench.logins import LoginRun, Sample, window
 from bench.rawcore import RawCore
 from bench.runner import (
@@ -41,6 +42,7 @@ from bench.runner import (
     read_failures,
     redact,
 )
+from core import registry
 from core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -170,17 +172,23 @@ def test_targets_and_their_comparison_groups() -> None:
     targets = all_targets()
     by_name = {t.name: t for t in targets}
     assert by_name["fastapi"].app == "impl_fastapi.app:app"
-    assert by_name["ceiling-litestar"].app == "bench.ceiling:litestar"
-    assert by_name["bare-starlette"].app == "bench.baseline:bare_starlette"
+    assert by_name["ceiling-litestar"].app == "impl_litestar.ceiling:app"
+    assert by_name["bare-starlette"].app == "impl_starlette.bare:app"
     assert by_name["raw-core"].scenarios == {"status", "me", "items", "login", "mixed"}
     assert by_name["bare-fastapi"].scenarios == set(analysis.READS)
     assert "soak" in by_name["starlette"].scenarios
+    # One group per implementation of the registry, in its order, each with its whole ladder.
     assert [[t.name for t in group] for group in groups(targets)] == [
         ["raw-asgi", "raw-core"],
-        ["bare-fastapi", "ceiling-fastapi", "fastapi", "pg-fastapi"],
-        ["bare-litestar", "ceiling-litestar", "litestar", "pg-litestar"],
-        ["bare-starlette", "ceiling-starlette", "starlette", "pg-starlette"],
+        *(
+            [f"bare-{n}", f"guard-{n}", f"ceiling-{n}", n, f"native-{n}", f"pg-{n}"]
+            for n in registry.IMPLEMENTATIONS
+        ),
     ]
+    assert by_name["guard-starlette"].app == "bench.rungs:guard_starlette"
+    assert by_name["native-litestar"].app == "bench.rungs:native_litestar"
+    assert by_name["native-litestar"].foreign
+    assert not by_name["litestar"].foreign
     # The same app on PostgreSQL, measured beside the SQLite one (no soak).
     assert by_name["pg-litestar"].app == "impl_litestar.app:app"
     assert (by_name["pg-litestar"].database, by_name["litestar"].database) == (
@@ -249,7 +257,9 @@ def run_at(rps: float, p99: float = 10.0) -> wrk.WrkRun:
 
 
 def target(name: str, kind: str, runs: dict[str, list[float]]) -> TargetResult:
-    result = TargetResult(name, kind, None, f"{name}:app")
+    """A measured target; its framework as bench.runner names it (bare-<f>, pg-<f>, ...)."""
+    framework = None if kind.startswith("raw") else name.rpartition("-")[2]
+    result = TargetResult(name, kind, framework, f"{name}:app")
     for scenario, values in runs.items():
         result.scenarios[scenario] = ScenarioResult(scenario, runs=[run_at(v) for v in values])
     return result
@@ -357,6 +367,36 @@ def test_evaluate_computes_every_ratio_and_target() -> None:
     assert targets["bare-fastapi"].failed
 
 
+def test_the_cost_ladder_in_us_per_request() -> None:
+    """Each rung in wall µs (1e6 / req/s) and server CPU µs per request; each step's cost; the
+    Guard goal is bare + Guard >= 0.95x bare."""
+    targets = fixture_targets()
+    targets["guard-fastapi"] = target("guard-fastapi", "guard", {"items": [3_900.0]})
+    targets["native-fastapi"] = target("native-fastapi", "native", {"items": [1_250.0]})
+    # CPU seconds over each run: run_at(v) serves v * 5 requests.
+    for name, cpu in (("bare-fastapi", 2.0), ("guard-fastapi", 2.5), ("ceiling-fastapi", 3.0),
+                      ("fastapi", 4.0), ("native-fastapi", 5.0)):  # fmt: skip
+        targets[name].scenarios["items"].cpu_s = [cpu] * len(targets[name].scenarios["items"].runs)
+    (ladder,) = [lad for lad in analysis.ladders(targets) if lad.scenario == "items"]
+    assert ladder.us == pytest.approx(
+        {"bare": 250.0, "guard": 1e6 / 3_900, "ceiling": 1e6 / 3_000, "impl": 1e6 / 2_600,
+         "native": 800.0}
+    )  # fmt: skip
+    assert ladder.cpu_us["bare"] == pytest.approx(2.0 * 1e6 / 20_000)
+    assert ladder.cpu_us["native"] == pytest.approx(5.0 * 1e6 / 6_250)
+    deltas = ladder.deltas()
+    assert deltas["guard"]["us"] == pytest.approx(1e6 / 3_900 - 250.0)
+    assert deltas["wiring"]["cpu_us"] == pytest.approx(3.0 * 1e6 / 15_000 - 2.5 * 1e6 / 19_500)
+    assert deltas["core"]["us"] == pytest.approx(1e6 / 2_600 - 1e6 / 3_000)
+    assert deltas["native_vs_ours"]["us"] == pytest.approx(800.0 - 1e6 / 2_600)
+    assert ladder.as_dict()["rungs"]["guard"]["target"] == "guard-fastapi"
+    _, goals = evaluate(targets)
+    guard = goal_of(goals, "guard-vs-bare", "items")
+    assert (guard.target, guard.met, guard.observed) == ("guard-fastapi", True, "0.97x")
+    by = {(r.name, r.scenario): r.value for r in evaluate(targets)[0]}
+    assert by["native/impl", "items"] == pytest.approx(1_250 / 2_600)
+
+
 def test_the_postgresql_targets_are_compared_with_their_sqlite_twin() -> None:
     targets = fixture_targets()
     targets["pg-fastapi"] = target("pg-fastapi", "impl", {"me": [2_100.0], "items": [1_300.0]})
@@ -392,7 +432,7 @@ def test_report_written(tmp_path: Path) -> None:
     }  # fmt: skip
     json_path, md_path = report.write(tmp_path, meta, targets, ratios, goals, tables)
     data = json.loads(json_path.read_text())
-    assert set(data) == {"meta", "targets", "ratios", "goals", "failed"}
+    assert set(data) == {"meta", "targets", "ratios", "goals", "ladders", "failed"}
     impl = data["targets"]["fastapi"]
     assert impl["scenarios"]["status"]["requests_per_s"] == {
         "median": 2_600.0,
@@ -434,9 +474,10 @@ def test_report_written(tmp_path: Path) -> None:
 # ---- the targets' apps -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("make", [make_bare_fastapi, make_bare_litestar, make_bare_starlette])
-async def test_bare_endpoints_answer_the_same_json(make: Any) -> None:
-    transport = httpx.ASGITransport(app=make())
+@pytest.mark.parametrize("name", [n for n in registry.IMPLEMENTATIONS if registry.has(n, "bare")])
+async def test_bare_endpoints_answer_the_same_json(name: str) -> None:
+    module_name, _, attribute = registry.bare_path(name).partition(":")
+    transport = httpx.ASGITransport(app=getattr(importlib.import_module(module_name), attribute))
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         for path, body in BODIES.items():
             response = await client.get(path)
@@ -487,12 +528,13 @@ async def test_raw_core_answers_as_an_implementation(tmp_path: Path) -> None:
 
 CEILING_PROBE = textwrap.dedent(
     """
-    import asyncio, json, sys
+    import asyncio, importlib, json, sys
     import httpx
-    from bench import ceiling
+    from core import registry
 
     async def main():
-        app = getattr(ceiling, sys.argv[1])
+        module_name, _, attribute = registry.ceiling_path(sys.argv[1]).partition(":")
+        app = getattr(importlib.import_module(module_name), attribute)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             out = {}
@@ -506,7 +548,9 @@ CEILING_PROBE = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("framework", analysis.FRAMEWORKS)
+@pytest.mark.parametrize(
+    "framework", [n for n in registry.IMPLEMENTATIONS if registry.has(n, "ceiling")]
+)
 def test_ceiling_stubs_the_core_in_its_own_process(framework: str, tmp_path: Path) -> None:
     # A process of its own: the stub replaces Arena's methods for the whole process.
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARENA_")}
@@ -531,6 +575,7 @@ def test_no_wrk_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert out.stderr.strip().count("\n") == 0
     assert "wrk is not installed" in out.stderr
     assert not (tmp_path / "bench.json").exists()
+    assert not (tmp_path / "bench-smoke.json").exists()
 
 
 # ---- live: the smoke run ---------------------------------------------------------------------
@@ -547,11 +592,14 @@ def test_bench_smoke_run(tmp_path: Path) -> None:
         capture_output=True, text=True, cwd=ROOT, check=False, timeout=240,
     )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
-    data = json.loads((tmp_path / "bench.json").read_text())
+    # Never where the page and the README read the performance figures from.
+    assert not (tmp_path / "bench.json").exists()
+    data = json.loads((tmp_path / "bench-smoke.json").read_text())
+    assert data["meta"]["smoke"] is True
     assert data["failed"] == []
-    assert set(data["targets"]) == {
-        "raw-asgi", "raw-core", "bare-fastapi", "ceiling-fastapi", "fastapi",
-    }  # fmt: skip
+    first = registry.IMPLEMENTATIONS[0]
+    ladder = {f"bare-{first}", f"guard-{first}", f"ceiling-{first}", first, f"native-{first}"}
+    assert set(data["targets"]) == {"raw-asgi", "raw-core", *ladder}
     for name, result in data["targets"].items():
         assert result["error"] is None, name
         assert result["cold_start_s"] > 0
@@ -567,6 +615,18 @@ def test_bench_smoke_run(tmp_path: Path) -> None:
     assert impl["peak_rss_kib"] > 0
     assert impl["scenarios"]["login"]["argon2_alone_per_s"]["median"] > 0
     assert {g["id"] for g in data["goals"]} == {
-        "impl-vs-framework", "core-vs-raw", "mixed-reads", "login-vs-argon2",
+        "impl-vs-framework", "core-vs-raw", "mixed-reads", "login-vs-argon2", "guard-vs-bare",
     }  # fmt: skip
-    assert "## Targets of the issue" in (tmp_path / "bench.md").read_text()
+    md = (tmp_path / "bench-smoke.md").read_text()
+    assert "## Targets of the issue" in md
+    assert "**A smoke run**" in md
+    assert "## Cost ladder" in md
+    # Every rung measured, in wall and CPU µs per request, and the steps between them.
+    ladders = {(ladder["framework"], ladder["scenario"]): ladder for ladder in data["ladders"]}
+    for scenario in analysis.READS:
+        rungs = ladders[first, scenario]["rungs"]
+        for rung in analysis.LADDER:
+            assert rungs[rung]["us_per_request"] > 0, (rung, scenario)
+            assert rungs[rung]["cpu_us_per_request"] > 0, (rung, scenario)
+        assert set(ladders[first, scenario]["deltas"]) == {n for n, _, _ in analysis.STEPS}
+    assert data["targets"][first]["scenarios"]["items"]["cpu_us_per_request"]["median"] > 0

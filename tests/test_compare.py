@@ -351,6 +351,6 @@ def test_the_frameworks_own_way_lists_what_each_native_app_fails(built: str) -> 
         assert sum(int(bad) for bad, _ in cells) == failing
         assert sum(int(total) for _, total in cells) == len(report["checks"])
     rows = {r.question: r.cells for r in summary.glance(sources.load(FIXTURES), {})}
-    own = rows["the framework's own way (bench/native) through the suite"]
+    own = rows["the framework's own way (`impl_<name>/native.py`) through the suite"]
     fails = report["summary"]["native-starlette"]["must_failed"]
     assert own["starlette"] == f"{fails} of {len(report['checks'])} checks fail"

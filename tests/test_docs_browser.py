@@ -4,7 +4,6 @@ with only `me`, then /users/me/ answers 200 and /users/me/items/ 401, all from l
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from playwright.async_api import Browser, Locator, Page, Response, async_playwright
 
 from conformance.servers import IMPLEMENTATIONS, Server, serve
+from core import registry
 
 CHROMIUM = Path("/usr/bin/chromium")
 #: What keeps Chromium quiet and local: no sandbox (root in CI), no GPU, no background traffic.
@@ -26,7 +26,7 @@ LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 SCHEME = "OAuth2PasswordBearer"
 TIMEOUT_MS = 15_000
 
-AVAILABLE = [name for name in IMPLEMENTATIONS if importlib.util.find_spec(f"impl_{name}.app")]
+AVAILABLE = registry.importable(IMPLEMENTATIONS)
 
 pytestmark = [
     pytest.mark.browser,

@@ -1,9 +1,10 @@
-"""The framework's own way: a minimal app per framework built as its docs show it (FastAPI's
-OAuth2PasswordBearer + SecurityScopes as the tutorial writes them, Litestar's
-OAuth2PasswordBearerAuth, Starlette's AuthenticationMiddleware + `requires`), kept apart from
-the implementations and reusing core only for the user store. They are measured, not fixed:
-`python -m conformance --app-factory native-fastapi=bench.native.fastapi_app:create_app ...`
-shows how far each framework's default gets a developer (`make compare` shows the result)."""
+"""What the framework's own way shares: each implementation's `impl_<name>/native.py` is a
+minimal app built as the framework's docs show it (FastAPI's OAuth2PasswordBearer +
+SecurityScopes as the tutorial writes them, Litestar's OAuth2PasswordBearerAuth, Starlette's
+AuthenticationMiddleware + `requires`), reusing core only for the user store, through this
+module. They are measured, not fixed: `python -m conformance --app-factory
+native-fastapi=impl_fastapi.native:create_app ...` shows how far each framework's default gets a
+developer (`make compare` shows the result), and the bench serves them (native-<name>)."""
 
 from __future__ import annotations
 
