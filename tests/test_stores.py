@@ -121,6 +121,16 @@ async def test_enable_after_disable(store: UserStore) -> None:
     assert await store.get_user("bob") == BOB
 
 
+async def test_replace_hash_only_replaces_the_hash_it_was_given(store: UserStore) -> None:
+    # F2: a rehash on login is a compare-and-set; a password changed meanwhile stays.
+    await store.add_user(BOB)
+    assert await store.replace_hash("bob", "hash-bob", "rehashed") is True
+    assert await store.get_user("bob") == dataclasses.replace(BOB, hashed_password="rehashed")
+    assert await store.replace_hash("bob", "hash-bob", "stale") is False
+    assert (await store.get_user("bob")).hashed_password == "rehashed"  # type: ignore[union-attr]
+    assert await store.replace_hash("nobody", "hash-bob", "x") is False
+
+
 async def test_update_unknown_user(store: UserStore) -> None:
     with pytest.raises(UnknownUser) as caught:
         await store.update_user("nobody", disabled=True)

@@ -80,6 +80,11 @@ class UserStore(Protocol):
     ) -> None:
         """Raises UnknownUser."""
 
+    async def replace_hash(self, username: str, old: str, new: str) -> bool:
+        """Set the user's password hash to `new` only if it is still `old` (compare-and-set, one
+        statement): a rehash on login never overwrites a password changed meanwhile. True if
+        it did."""
+
     async def delete_user(self, username: str) -> None:
         """Deletes the user and their items. Raises UnknownUser."""
 

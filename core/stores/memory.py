@@ -54,6 +54,13 @@ class MemoryStore:
             ),
         )
 
+    async def replace_hash(self, username: str, old: str, new: str) -> bool:
+        user = self._users.get(username)
+        if user is None or user.hashed_password != old:
+            return False
+        self._users[username] = dataclasses.replace(user, hashed_password=new)
+        return True
+
     async def delete_user(self, username: str) -> None:
         if self._users.pop(username, None) is None:
             raise UnknownUser(username)

@@ -379,6 +379,13 @@ class PostgresStore:
         if changed == 0:
             raise UnknownUser(username)
 
+    async def replace_hash(self, username: str, old: str, new: str) -> bool:
+        changed = await self._rowcount(
+            "UPDATE users SET hashed_password = %s WHERE username = %s AND hashed_password = %s",
+            (new, username, old),
+        )
+        return bool(changed)
+
     async def delete_user(self, username: str) -> None:
         if await self._rowcount("DELETE FROM users WHERE username = %s", (username,)) == 0:
             raise UnknownUser(username)

@@ -261,6 +261,18 @@ class SQLiteStore:
         if changed == 0:
             raise UnknownUser(username)
 
+    async def replace_hash(self, username: str, old: str, new: str) -> bool:
+        changed = await self._run(
+            lambda db: (
+                db.execute(
+                    "UPDATE users SET hashed_password = ?"
+                    " WHERE username = ? AND hashed_password = ?",
+                    (new, username, old),
+                ).rowcount
+            )
+        )
+        return bool(changed)
+
     async def delete_user(self, username: str) -> None:
         deleted = await self._run(
             lambda db: db.execute("DELETE FROM users WHERE username = ?", (username,)).rowcount
