@@ -272,6 +272,17 @@ def users_add(
     typer.echo(f"added user {name} (scopes: {scope_rules.format_scopes(allowed) or 'none'})")
 
 
+async def _cut_off(db: UserStore, name: str, *, hashed_password: str | None = None) -> None:
+    """Change the user (a new password hash, if given) with a new H13 cut-off. Should the change
+    have committed in a later second than the cut-off was taken in (a busy store), the cut-off
+    is moved past the commit: a login that read the record before the change committed issues
+    its token at a time before the commit (core.service, F2), and so is cut off either way."""
+    cut = next_token_epoch()
+    await db.update_user(name, hashed_password=hashed_password, tokens_valid_after=cut)
+    if (later := next_token_epoch()) > cut:
+        await db.update_user(name, tokens_valid_after=later)
+
+
 @users_app.command(cls=_Command, name="set-password")
 def users_set_password(name: str, password_stdin: Annotated[bool, _PASSWORD_STDIN] = False) -> None:
     """Change a user's password; the new one is asked for twice, hidden. Every token issued
@@ -285,7 +296,7 @@ def users_set_password(name: str, password_stdin: Annotated[bool, _PASSWORD_STDI
         if await db.get_user(name) is None:
             raise UnknownUser(name)  # before the prompt
         hashed = passwords.hash_sync(password if password is not None else _read_password(False))
-        await db.update_user(name, hashed_password=hashed, tokens_valid_after=next_token_epoch())
+        await _cut_off(db, name, hashed_password=hashed)
 
     _run(change, store)
     typer.echo(f"set the password of {name}; the tokens issued before are refused from now on")
@@ -295,7 +306,7 @@ def users_set_password(name: str, password_stdin: Annotated[bool, _PASSWORD_STDI
 def users_revoke(name: str) -> None:
     """Refuse every token issued to a user so far (H13); they can log in again at once."""
     _username(name)
-    _run(lambda store: store.update_user(name, tokens_valid_after=next_token_epoch()))
+    _run(lambda store: _cut_off(store, name))
     typer.echo(f"revoked the tokens of {name} issued so far")
 
 
