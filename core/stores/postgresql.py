@@ -33,7 +33,16 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from core import usernames
 from core.errors import StoreUnavailable
-from core.stores.base import SCHEMA_VERSION, Attempts, SchemaStatus, SchemaTooNew
+from core.stores.base import (
+    PURGE_BATCH,
+    SCHEMA_VERSION,
+    Attempts,
+    AttemptsRefused,
+    SchemaStatus,
+    SchemaTooNew,
+    current,
+    refuse_over,
+)
 from core.users import DuplicateItem, Item, UnknownUser, User, UserExists
 
 T = TypeVar("T")
@@ -72,6 +81,8 @@ MIGRATIONS = (
         count        INTEGER NOT NULL
     );
     """,
+    # H12: the purge finds expired counters through an index, in batches (F8).
+    "CREATE INDEX login_attempts_window_start ON login_attempts (window_start);",
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION
 #: pg_advisory_xact_lock's key for migrations (any constant; advisory locks are per database).
@@ -86,10 +97,18 @@ _SELECT_USER = (
     "SELECT username, email, full_name, disabled, hashed_password, scopes, tokens_valid_after"
     " FROM users"
 )
+#: One batch of the purge: the oldest expired counters, found through the window-start index;
+#: rows a login holds locked now are left for the next purge rather than waited for.
+PURGE_STATEMENT = (
+    "DELETE FROM login_attempts WHERE key IN (SELECT key FROM login_attempts"
+    " WHERE window_start < %s ORDER BY window_start LIMIT %s FOR UPDATE SKIP LOCKED)"
+)
 #: The pool's background reconnection (backing off from 1 s, doubling) gives up after
 #: max(this, timeout) seconds; the next request that finds no connection starts it again. So
 #: after a long outage the first request brings the store back, not a backoff grown to minutes.
 _MIN_RECONNECT = 1.0
+#: add_attempt without limits: the largest count an INTEGER column holds.
+_NO_LIMIT = 2**31 - 1
 
 
 class BadPostgresURL(ValueError):
@@ -440,24 +459,52 @@ class PostgresStore:
 
     # -- H12's counters ----------------------------------------------------------------------
 
-    async def add_attempt(self, keys: Sequence[str], now: float, window: float) -> list[Attempts]:
+    async def _counters(
+        self, conn: Conn, keys: Sequence[str], now: float, window: float
+    ) -> list[Attempts]:
+        cur = await conn.execute(
+            "SELECT key, count, window_start FROM login_attempts WHERE key = ANY(%s)",
+            ([_key(key) for key in keys],),
+        )
+        found = {row[0]: Attempts(int(row[1]), float(row[2])) for row in await cur.fetchall()}
+        return [current(found.get(_key(key)), now, window) for key in keys]
+
+    async def add_attempt(
+        self,
+        keys: Sequence[str],
+        now: float,
+        window: float,
+        limits: Sequence[int] | None = None,
+    ) -> list[Attempts]:
+        # A counter counts only while under its limit (the ON CONFLICT's WHERE): a row at its
+        # limit is not updated and returns nothing. No limits: the column's own bound.
+        bounds = list(limits) if limits is not None else [_NO_LIMIT] * len(keys)
+
         async def add(conn: Conn) -> list[Attempts]:
+            if limits is not None:
+                # A refusal is told by a read alone: no row locked, nothing written (F8).
+                refuse_over(await self._counters(conn, keys, now, window), limits)
             out: list[Attempts | None] = [None] * len(keys)
-            async with conn.transaction():
-                # Rows locked in key order: two logins sharing keys never deadlock.
-                for index, key in sorted(enumerate(keys), key=lambda pair: pair[1]):
-                    cur = await conn.execute(
-                        "INSERT INTO login_attempts AS a (key, window_start, count)"
-                        " VALUES (%s, %s, 1) ON CONFLICT (key) DO UPDATE SET"
-                        " count = CASE WHEN a.window_start <= %s THEN 1 ELSE a.count + 1 END,"
-                        " window_start = CASE WHEN a.window_start <= %s THEN EXCLUDED.window_start"
-                        " ELSE a.window_start END"
-                        " RETURNING count, window_start",
-                        (_key(key), now, now - window, now - window),
-                    )
-                    row = await cur.fetchone()
-                    assert row is not None  # an upsert returns its row
-                    out[index] = Attempts(int(row[0]), float(row[1]))
+            try:
+                async with conn.transaction():
+                    # Rows locked in key order: two logins sharing keys never deadlock.
+                    for index, key in sorted(enumerate(keys), key=lambda pair: pair[1]):
+                        cur = await conn.execute(
+                            "INSERT INTO login_attempts AS a (key, window_start, count)"
+                            " VALUES (%s, %s, 1) ON CONFLICT (key) DO UPDATE SET"
+                            " count = CASE WHEN a.window_start <= %s THEN 1 ELSE a.count + 1 END,"
+                            " window_start = CASE WHEN a.window_start <= %s"
+                            " THEN EXCLUDED.window_start ELSE a.window_start END"
+                            " WHERE a.window_start <= %s OR a.count < %s"
+                            " RETURNING count, window_start",
+                            (_key(key), now, *[now - window] * 3, bounds[index]),
+                        )
+                        row = await cur.fetchone()
+                        if row is None:  # at its limit, counted by another login meanwhile
+                            raise _Refused
+                        out[index] = Attempts(int(row[0]), float(row[1]))
+            except _Refused:  # rolled back: nothing of this attempt was written
+                raise AttemptsRefused(await self._counters(conn, keys, now, window)) from None
             return [attempts for attempts in out if attempts is not None]
 
         return await self._run(add)
@@ -467,13 +514,29 @@ class PostgresStore:
 
         async def remove(conn: Conn) -> None:
             async with conn.transaction(), conn.cursor() as cur:
+                # A counter back at 0 is no row: the table holds failures only (F8).
                 await cur.executemany(
-                    "UPDATE login_attempts SET count = GREATEST(count - 1, 0)"
-                    " WHERE key = %s AND window_start = %s",
+                    "DELETE FROM login_attempts WHERE key = %s AND window_start = %s"
+                    " AND count <= 1",
+                    pairs,
+                )
+                await cur.executemany(
+                    "UPDATE login_attempts SET count = count - 1"
+                    " WHERE key = %s AND window_start = %s AND count > 1",
                     pairs,
                 )
 
         await self._run(remove)
 
-    async def purge_attempts(self, before: float) -> int:
-        return await self._rowcount("DELETE FROM login_attempts WHERE window_start < %s", (before,))
+    async def purge_attempts(self, before: float, batch: int = PURGE_BATCH) -> int:
+        # Batch by batch, each its own transaction: no purge holds many rows locked for long.
+        purged = 0
+        while True:
+            deleted = await self._rowcount(PURGE_STATEMENT, (before, batch))
+            purged += deleted
+            if deleted < batch:
+                return purged
+
+
+class _Refused(Exception):
+    """A counter reached its limit inside add_attempt's transaction: roll it back."""
