@@ -12,8 +12,9 @@ query), so after a restart of the server the first request finds a live connecti
 failing on a dead one; the pool keeps reconnecting in the background, and when its attempts
 give up (after `timeout`) the next request starts new ones: the store recovers by itself.
 
-The password in the URL is only ever given to libpq: messages, errors and repr() show the URL
-with `***` in its place.
+The password in the URL (in its userinfo, or as a `password`, `sslpassword` or
+`oauth_client_secret` parameter of its query) is only ever given to libpq: messages, errors and
+repr() show the URL with `***` in its place.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ import asyncio
 import contextlib
 import logging
 import math
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -131,14 +133,62 @@ class _Pool(AsyncConnectionPool[Conn]):
         return conn
 
 
+#: libpq connection parameters whose values are secrets (a URL may carry any libpq parameter in
+#: its query): never shown.
+SECRET_PARAMETERS = frozenset({"password", "sslpassword", "oauth_client_secret"})
+
+
+#: A secret in libpq's keyword/value form: `password=x`, `password = 'x y'`.
+_CONNINFO_SECRET = re.compile(
+    r"\b(" + "|".join(sorted(SECRET_PARAMETERS)) + r")\s*=\s*(?:'(?:[^'\\]|\\.)*'?|\S*)"
+)
+
+
+def _secret_parameter(pair: str) -> bool:
+    # libpq percent-decodes a parameter's name too: `pass%77ord=` is the password.
+    return unquote(pair.partition("=")[0]) in SECRET_PARAMETERS
+
+
 def redact(url: str) -> str:
-    """`url` with its password, if any, replaced by `***`."""
+    """`url` with every secret in it as `***`: the password of its userinfo and the value of any
+    secret parameter in its query. Raises ValueError for a URL that cannot be parsed."""
+    if "://" not in url:  # libpq's other form, `host=... password=...`: not a URL to parse
+        return _CONNINFO_SECRET.sub(r"\1=***", url)
     parts = urlsplit(url)
-    if parts.password is None:
+    netloc, query = parts.netloc, parts.query
+    if parts.password is not None:
+        userinfo, _, host = netloc.rpartition("@")
+        netloc = f"{userinfo.partition(':')[0]}:***@{host}"
+    if any(_secret_parameter(pair) for pair in query.split("&")):
+        query = "&".join(
+            f"{pair.partition('=')[0]}=***" if _secret_parameter(pair) else pair
+            for pair in query.split("&")
+        )
+    if (netloc, query) == (parts.netloc, parts.query):
         return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    # By hand, not urlunsplit: that would drop an empty host's `//` (postgresql:///db).
+    scheme, sep, rest = url.partition("://")
+    if netloc != parts.netloc:
+        rest = netloc + rest.removeprefix(parts.netloc)
+    if query != parts.query:
+        before, _, after = rest.partition("?")
+        rest = f"{before}?{query}{after.removeprefix(parts.query)}"
+    return scheme + sep + rest
+
+
+def unparsable(exc: ValueError) -> str:
+    """The one line for a database URL that cannot be parsed: without the URL, nor the parser's
+    message (which may quote the part holding the password)."""
+    why = "a '[' or ']' without its pair" if "IPv6" in str(exc) else "characters it cannot hold"
+    return f"bad database URL: it cannot be parsed ({why}); not shown, as it may hold a password"
+
+
+def secrets_of(url: str) -> tuple[str, ...]:
+    """Every secret in `url` as it may appear in a message: as written and percent-decoded."""
+    parts = urlsplit(url)
+    found = [parts.password or ""]
+    found += [pair.partition("=")[2] for pair in parts.query.split("&") if _secret_parameter(pair)]
+    return tuple({form for value in found for form in (value, unquote(value)) if form})
 
 
 def _user(row: Sequence[Any]) -> User:
@@ -188,17 +238,23 @@ async def migrate(conn: Conn, where: str = "") -> int:
 
 class PostgresStore:
     def __init__(self, url: str, *, pool_size: int = 10, timeout: float = 5.0) -> None:
-        parts = urlsplit(url)
-        self._secrets = tuple(
-            {s for s in (parts.password, unquote(parts.password or "")) if s}
-        )  # fmt: skip
-        self.where = redact(url)
         try:
-            conninfo_to_dict(url)  # libpq's own parse: a bad URL is refused now, not per query
+            self._secrets = secrets_of(url)
+            self.where = redact(url)
+        except ValueError as exc:  # not even a URL: shown without its text (a password?)
+            raise BadPostgresURL(unparsable(exc)) from None
+        try:
+            params = conninfo_to_dict(url)  # libpq's own parse: a bad URL is refused now
         except psycopg.Error as exc:
             raise BadPostgresURL(
                 f"bad PostgreSQL URL {self.where!r}: {self._scrub(str(exc))}"
             ) from None
+        # And the secrets as libpq reads them, wherever they sit (`u:p?w@h`: libpq's userinfo
+        # runs to the `@`, urlsplit's stops at the `?`).
+        self._secrets += tuple(
+            str(params[name]) for name in sorted(SECRET_PARAMETERS) if params.get(name)
+        )
+        self.where = self._scrub(self.where)
         self._url = url
         self.pool_size = pool_size
         self.timeout = timeout
@@ -212,7 +268,7 @@ class PostgresStore:
     def _scrub(self, text: str) -> str:
         """One line (libpq's messages span several), without the password."""
         text = "; ".join(line.strip() for line in text.splitlines() if line.strip())
-        for secret in self._secrets:
+        for secret in sorted(self._secrets, key=len, reverse=True):
             text = text.replace(secret, "***")
             text = text.replace(quote(secret, safe=""), "***")
         return text
