@@ -620,6 +620,41 @@ async def test_limits_hold_across_connections(
         await second.close()
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_a_count_made_after_the_read_is_caught_under_the_lock(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The read that tells a refusal without a write comes before the lock: another instance
+    # may count in between. Here that read is made to see nothing; the check under the lock
+    # (SQLite's second read, PostgreSQL's ON CONFLICT ... WHERE) still refuses, and the
+    # transaction leaves nothing behind (no row for the new key, even where it was counted first).
+    store: UserStore
+    if kind == "sqlite":
+        store, module = SQLiteStore(tmp_path / "s.db"), sqlite_store
+    else:
+        store = PostgresStore(request.getfixturevalue("postgres_url"), timeout=10)
+        module = postgresql_store  # type: ignore[assignment]
+    try:
+        await store.add_attempt(["addr:1"], 1.0, 60.0, [1])
+        before = await attempt_rows(store)
+        real = module.refuse_over
+        calls: list[int] = []
+
+        def late(attempts: object, limits: object) -> None:
+            calls.append(1)
+            if len(calls) > 1:  # the first read saw nothing (it came too early)
+                real(attempts, limits)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(module, "refuse_over", late)
+        with pytest.raises(store_base.AttemptsRefused) as refused:
+            # "aaa:new" sorts first: PostgreSQL counts it before it meets the address's limit.
+            await store.add_attempt(["aaa:new", "addr:1"], 2.0, 60.0, [10, 1])
+        assert refused.value.attempts == (Attempts(0, 2.0), Attempts(1, 1.0))
+        assert await attempt_rows(store) == before
+    finally:
+        await store.close()
+
+
 async def test_attempt_keys_are_kept_apart_byte_for_byte(store: UserStore) -> None:
     # PostgreSQL text holds no NUL: its store escapes keys, one-to-one.
     keys = ["a\x00b", "a\\0b", "a\\\x00b", "a"]
