@@ -14,7 +14,8 @@ import pytest
 from core.errors import StoreUnavailable
 from core.settings import Settings
 from core.stores import PostgresStore
-from core.stores.postgresql import BadPostgresURL, redact
+from core.stores.postgresql import BadPostgresURL
+from core.stores.redaction import redact
 from deploy.postgres import TempPostgres, free_port
 from tests.test_stores import BOB
 

@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 
 from core.stores.base import MigratingStore, SchemaStatus, SchemaTooNew, UserStore
 from core.stores.memory import MemoryStore
-from core.stores.postgresql import BadPostgresURL, PostgresStore, redact, unparsable
+from core.stores.postgresql import BadPostgresURL, PostgresStore
+from core.stores.redaction import redact, unparsable
 from core.stores.sqlite import NoSuchDatabase, SQLiteStore
 from core.users import DuplicateItem
 

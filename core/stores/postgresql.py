@@ -23,10 +23,9 @@ import asyncio
 import contextlib
 import logging
 import math
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -45,6 +44,7 @@ from core.stores.base import (
     current,
     refuse_over,
 )
+from core.stores.redaction import SECRET_PARAMETERS, redact, secrets_of, unparsable
 from core.users import DuplicateItem, Item, UnknownUser, User, UserExists
 
 T = TypeVar("T")
@@ -131,64 +131,6 @@ class _Pool(AsyncConnectionPool[Conn]):
             raise
         self.last_error = ""
         return conn
-
-
-#: libpq connection parameters whose values are secrets (a URL may carry any libpq parameter in
-#: its query): never shown.
-SECRET_PARAMETERS = frozenset({"password", "sslpassword", "oauth_client_secret"})
-
-
-#: A secret in libpq's keyword/value form: `password=x`, `password = 'x y'`.
-_CONNINFO_SECRET = re.compile(
-    r"\b(" + "|".join(sorted(SECRET_PARAMETERS)) + r")\s*=\s*(?:'(?:[^'\\]|\\.)*'?|\S*)"
-)
-
-
-def _secret_parameter(pair: str) -> bool:
-    # libpq percent-decodes a parameter's name too: `pass%77ord=` is the password.
-    return unquote(pair.partition("=")[0]) in SECRET_PARAMETERS
-
-
-def redact(url: str) -> str:
-    """`url` with every secret in it as `***`: the password of its userinfo and the value of any
-    secret parameter in its query. Raises ValueError for a URL that cannot be parsed."""
-    if "://" not in url:  # libpq's other form, `host=... password=...`: not a URL to parse
-        return _CONNINFO_SECRET.sub(r"\1=***", url)
-    parts = urlsplit(url)
-    netloc, query = parts.netloc, parts.query
-    if parts.password is not None:
-        userinfo, _, host = netloc.rpartition("@")
-        netloc = f"{userinfo.partition(':')[0]}:***@{host}"
-    if any(_secret_parameter(pair) for pair in query.split("&")):
-        query = "&".join(
-            f"{pair.partition('=')[0]}=***" if _secret_parameter(pair) else pair
-            for pair in query.split("&")
-        )
-    if (netloc, query) == (parts.netloc, parts.query):
-        return url
-    # By hand, not urlunsplit: that would drop an empty host's `//` (postgresql:///db).
-    scheme, sep, rest = url.partition("://")
-    if netloc != parts.netloc:
-        rest = netloc + rest.removeprefix(parts.netloc)
-    if query != parts.query:
-        before, _, after = rest.partition("?")
-        rest = f"{before}?{query}{after.removeprefix(parts.query)}"
-    return scheme + sep + rest
-
-
-def unparsable(exc: ValueError) -> str:
-    """The one line for a database URL that cannot be parsed: without the URL, nor the parser's
-    message (which may quote the part holding the password)."""
-    why = "a '[' or ']' without its pair" if "IPv6" in str(exc) else "characters it cannot hold"
-    return f"bad database URL: it cannot be parsed ({why}); not shown, as it may hold a password"
-
-
-def secrets_of(url: str) -> tuple[str, ...]:
-    """Every secret in `url` as it may appear in a message: as written and percent-decoded."""
-    parts = urlsplit(url)
-    found = [parts.password or ""]
-    found += [pair.partition("=")[2] for pair in parts.query.split("&") if _secret_parameter(pair)]
-    return tuple({form for value in found for form in (value, unquote(value)) if form})
 
 
 def _user(row: Sequence[Any]) -> User:
