@@ -256,3 +256,19 @@ def test_concurrent_first_starts_all_get_the_same_key(tmp_path: Path) -> None:
     assert (data_dir / "secret.key").read_bytes() == key.encode() + b"\n"
     assert stat.S_IMODE((data_dir / "secret.key").stat().st_mode) == 0o600
     assert sorted(p.name for p in data_dir.iterdir()) == ["secret.key"]  # no temporary left
+
+
+def test_a_start_that_loses_the_race_takes_the_winners_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process links its key into place between this one's look and its own link.
+    winner = b"w" * 64
+
+    def link(source: str, target: str) -> None:
+        Path(target).write_bytes(winner + b"\n")
+        Path(target).chmod(0o600)
+        raise FileExistsError(target)
+
+    monkeypatch.setattr("core.settings.os.link", link)
+    assert Settings(data_dir=tmp_path).resolve_secret_key() == winner
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret.key"]  # its own temporary gone
