@@ -2,9 +2,10 @@
 
 Settings come from the ARENA_* environment, as for the apps. Every refusal is one line on stderr
 and exit status 1, never a traceback. Usernames are checked against core.usernames' canonical
-form before anything else; whatever comes from the store or the command line is printed with its
-control and invisible characters escaped, so that no stored value can fake output or reach the
-terminal as a control sequence.
+form before anything else; whatever comes from the store, the environment or the command line is
+printed with its control and invisible characters escaped (`shown`; every refusal whole), so
+that no value can fake output or reach the terminal as a control sequence. A database URL is
+shown without its password.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ app.add_typer(db_app, name="db")
 
 
 def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
+    # Escaped whole: a message may quote the command line, the environment or the store.
+    typer.echo(f"error: {shown(message)}", err=True)
     raise typer.Exit(1)
 
 
@@ -166,17 +168,17 @@ def _run(work: Callable[[UserStore], Awaitable[T]], store: UserStore | None = No
     try:
         return asyncio.run(session())
     except UserExists as exc:
-        _fail(f"user {shown(str(exc))} already exists")
+        _fail(f"user {exc} already exists")
     except UnknownUser as exc:
-        _fail(f"no user named {shown(str(exc))}")
+        _fail(f"no user named {exc}")
     except NoSuchDatabase as exc:  # before StoreUnavailable, which it is
-        _fail(f"{shown(str(exc))} (`scopes-arena users add` or `scopes-arena demo` creates it)")
+        _fail(f"{exc} (`scopes-arena users add` or `scopes-arena demo` creates it)")
     except SchemaTooNew as exc:  # it was reached: the message says what to do
-        _fail(shown(str(exc)))
+        _fail(str(exc))
     except StoreUnavailable as exc:
-        _fail(f"the store cannot be reached: {shown(str(exc))}")
+        _fail(f"the store cannot be reached: {exc}")
     except DuplicateItem as exc:
-        _fail(shown(str(exc)))
+        _fail(str(exc))
     except usernames.UsernameError as exc:  # the stores' own guard, should a name get that far
         _fail(str(exc))
 
@@ -208,7 +210,7 @@ def serve(
 ) -> None:
     """Serve impl_<IMPL>.app:app with uvicorn, with the ARENA_* limits below the app."""
     if impl not in IMPLEMENTATIONS:
-        _fail(f"unknown implementation {impl!r} (choose from {', '.join(IMPLEMENTATIONS)})")
+        _fail(f"unknown implementation '{impl}' (choose from {', '.join(IMPLEMENTATIONS)})")
     # The app reads the same settings: refuse bad ones here in one line, not per request.
     _open_store(writes=False)
     settings = _settings()
@@ -272,6 +274,17 @@ def users_add(
     typer.echo(f"added user {name} (scopes: {scope_rules.format_scopes(allowed) or 'none'})")
 
 
+async def _cut_off(db: UserStore, name: str, *, hashed_password: str | None = None) -> None:
+    """Change the user (a new password hash, if given) with a new H13 cut-off. Should the change
+    have committed in a later second than the cut-off was taken in (a busy store), the cut-off
+    is moved past the commit: a login that read the record before the change committed issues
+    its token at a time before the commit (core.service, F2), and so is cut off either way."""
+    cut = next_token_epoch()
+    await db.update_user(name, hashed_password=hashed_password, tokens_valid_after=cut)
+    if (later := next_token_epoch()) > cut:
+        await db.update_user(name, tokens_valid_after=later)
+
+
 @users_app.command(cls=_Command, name="set-password")
 def users_set_password(name: str, password_stdin: Annotated[bool, _PASSWORD_STDIN] = False) -> None:
     """Change a user's password; the new one is asked for twice, hidden. Every token issued
@@ -285,7 +298,7 @@ def users_set_password(name: str, password_stdin: Annotated[bool, _PASSWORD_STDI
         if await db.get_user(name) is None:
             raise UnknownUser(name)  # before the prompt
         hashed = passwords.hash_sync(password if password is not None else _read_password(False))
-        await db.update_user(name, hashed_password=hashed, tokens_valid_after=next_token_epoch())
+        await _cut_off(db, name, hashed_password=hashed)
 
     _run(change, store)
     typer.echo(f"set the password of {name}; the tokens issued before are refused from now on")
@@ -295,7 +308,7 @@ def users_set_password(name: str, password_stdin: Annotated[bool, _PASSWORD_STDI
 def users_revoke(name: str) -> None:
     """Refuse every token issued to a user so far (H13); they can log in again at once."""
     _username(name)
-    _run(lambda store: store.update_user(name, tokens_valid_after=next_token_epoch()))
+    _run(lambda store: _cut_off(store, name))
     typer.echo(f"revoked the tokens of {name} issued so far")
 
 

@@ -102,7 +102,8 @@ class StoreUnavailable(ArenaError):
 
 
 class LoginBusy(ArenaError):
-    """The password-check queue is full (H11): answered at once, never queued."""
+    """The password-check queue is full (H11): answered at once, never queued. Also a login
+    whose user record kept changing under its password checks (core.service): try again."""
 
 
 class TooManyAttempts(ArenaError):

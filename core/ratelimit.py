@@ -3,12 +3,13 @@
 Reserve, then check: before any password check a login adds one attempt to the counter of its
 username and of its client address (`UserStore.add_attempt`, one atomic transaction in the
 store's database, so every instance sharing the database shares the counters). If either
-counter is then over its limit, the attempt is taken back and refused with `TooManyAttempts`
-(429) without a password check. Otherwise the password is checked; a failure keeps its count,
-and anything else (a success, a 503 from the login queue, a store fault) takes it back
-(`remove_attempt`): a failure is a password check that ran and did not succeed. Because the
-attempt is counted before its check, N concurrent wrong logins for one username never get
-more than the limit through to the password check.
+counter has already reached its limit, nothing is counted, nor written (the store tells it from
+a read), and the login is refused with `TooManyAttempts` (429) without a password check.
+Otherwise the password is checked; a failure keeps its count, and anything else (a success, a
+503 from the login queue, a store fault) takes it back (`remove_attempt`; a counter back at 0
+is deleted, so the table holds only counters of failures): a failure is a password check that
+ran and did not succeed. Because the attempt is counted before its check, N concurrent wrong
+logins for one username never get more than the limit through to the password check.
 
 Keys: `user:<HMAC>` of the username exactly as sent (known, unknown, outside the canonical form
 or 60 KiB long: one key shape, one cost, so neither the answer nor its timing says whether the
@@ -38,6 +39,7 @@ from typing import Any, NamedTuple
 from core.errors import StoreUnavailable, TooManyAttempts
 from core.settings import Network, Settings
 from core.stores import UserStore
+from core.stores.base import AttemptsRefused
 
 logger = logging.getLogger(__name__)
 
@@ -164,19 +166,20 @@ class LoginLimiter:
         await self._purge(store, now)
         limits = self.limits(username, peer)
         keys = tuple(key for key, _ in limits)
-        counted = await store.add_attempt(keys, now, self.window)
-        reservation = Reservation(keys, tuple(attempt.window_start for attempt in counted))
-        over = [
-            attempt
-            for (_, limit), attempt in zip(limits, counted, strict=True)
-            if attempt.count > limit
-        ]
-        if over:
-            # Refused before any check: not a failure, so it leaves the counters as they were.
-            await self.release(store, reservation)
-            ends = max(attempt.window_start for attempt in over) + self.window
-            raise TooManyAttempts(max(1, math.ceil(ends - now)))
-        return reservation
+        try:
+            counted = await store.add_attempt(
+                keys, now, self.window, [limit for _, limit in limits]
+            )
+        except AttemptsRefused as refused:
+            # Refused before any check: not a failure, and nothing was counted or written.
+            over = [
+                attempt
+                for (_, limit), attempt in zip(limits, refused.attempts, strict=True)
+                if attempt.count >= limit
+            ]
+            ends = max((attempt.window_start for attempt in over), default=now) + self.window
+            raise TooManyAttempts(max(1, math.ceil(ends - now))) from None
+        return Reservation(keys, tuple(attempt.window_start for attempt in counted))
 
     async def release(self, store: UserStore, reservation: Reservation) -> None:
         """Take a counted attempt back: the login did not fail its password check."""

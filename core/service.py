@@ -14,6 +14,7 @@ store.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -29,6 +30,7 @@ from core.errors import (
     InternalError,
     InvalidCredentials,
     InvalidToken,
+    LoginBusy,
     NotAuthenticated,
     StoreUnavailable,
 )
@@ -45,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 #: Headers every successful /token answer carries (RFC 6749 §5.1).
 TOKEN_HEADERS = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+#: Password checks a login may repeat when the user's record changes under it (F2).
+MAX_RECHECKS = 2
 
 
 class Arena:
@@ -166,26 +170,53 @@ class Arena:
         )
         if user is None or not result.ok:
             raise InvalidCredentials()
+        if result.new_hash is not None and await store.replace_hash(
+            user.username, user.hashed_password, result.new_hash
+        ):
+            user = dataclasses.replace(user, hashed_password=result.new_hash)
+        user, now = await self._current(store, form.password, user)
         # S4 (strict): a disabled user cannot log in. Refused after the same password check,
         # with the same answer, so that it reveals nothing a wrong password would not.
         if self._refuses_disabled and user.disabled:
             raise InvalidCredentials()
-        if result.new_hash is not None:
-            await store.update_user(user.username, hashed_password=result.new_hash)
-        # H13: a token must not be issued in the second its account's tokens were cut off.
-        # In a loop: the event loop's timers (uvloop's count milliseconds) may wake a sleeper
-        # just before the wall clock's second has ended, and the token would be cut off.
-        # (A loop, not an Event: what is awaited is the wall clock, not another task.)
-        while (wait := user.tokens_valid_after - time.time()) > 0:  # noqa: ASYNC110
-            await asyncio.sleep(wait)
         granted = self.profile.grant(form.scope, user.scopes)
-        issued = self.tokens.issue(user.username, granted, client_id=form.client_id)
+        issued = self.tokens.issue(user.username, granted, now, client_id=form.client_id)
         return {
             "access_token": issued.access_token,
             "token_type": "bearer",
             "expires_in": issued.expires_in,
             "scope": issued.scope,
         }
+
+    async def _current(self, store: UserStore, password: str, checked: User) -> tuple[User, float]:
+        """The user's record as it stands now, which `password` was checked against, and the
+        time to issue the token at (F2): the record read before the password check may have
+        been replaced while the check waited or ran (`users set-password`, `revoke`, `delete`
+        then `add`). So it is read again, after its cut-off second, and the token is issued
+        only if its password hash is still the one checked (else the password is checked
+        against the new one) and its cut-off has passed. `iat` is the time taken before that
+        read: a change the read did not see has a cut-off after it, so it cuts the token off."""
+        for _ in range(MAX_RECHECKS + 1):
+            # H13: a token must not be issued in the second its account's tokens were cut off.
+            # In a loop: the event loop's timers (uvloop's count milliseconds) may wake a
+            # sleeper just before the wall clock's second has ended, and the token would be
+            # cut off. (A loop, not an Event: what is awaited is the wall clock.)
+            while (wait := checked.tokens_valid_after - time.time()) > 0:  # noqa: ASYNC110
+                await asyncio.sleep(wait)
+            now = time.time()
+            current = await store.get_user(checked.username)
+            if current is None:  # deleted meanwhile
+                raise InvalidCredentials()
+            if current.hashed_password != checked.hashed_password:
+                # Another password now (or the same one hashed again): checked against it.
+                result = await self.passwords.verify(password, current.hashed_password)
+                if not result.ok:
+                    raise InvalidCredentials()
+            elif current.tokens_valid_after <= now:
+                return current, now  # nothing awaited from here until the token is issued
+            checked = current
+        # The record changed under every check: a login racing a loop of changes.
+        raise LoginBusy()
 
     async def authenticate(
         self, credentials: Credentials, required: Sequence[str] = (), *, active: bool = False

@@ -6,6 +6,7 @@ the first time a key is needed, through `Settings.resolve_secret_key()`.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import secrets
@@ -136,28 +137,61 @@ class Settings(BaseSettings):
 
 
 def _read_or_create_key_file(path: Path) -> bytes:
+    """The key in `path`, or a new one put there. The file appears whole or not at all: the key
+    is written to a private temporary file beside it, synced, then hard-linked into place, and a
+    link fails if the name exists. So of processes starting together exactly one key wins, and
+    every one of them (the losers read the winner's file) ends with it."""
     # 0700: the directory holds the key and, by default, the store with the password hashes.
     # An existing directory keeps its mode (it may be shared on purpose); the files do not.
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
-        # O_EXCL: two processes starting together must not both write a key.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            # Refused, not tightened: whoever could read it may have the key already.
-            raise SettingsError(
-                f"key file {path} is readable by group or others (mode {mode:04o}): "
-                f"make it private with chmod 600 {path}, or delete it to have a new one generated"
-            ) from None
-        key = path.read_bytes().strip()
-        if len(key) < MIN_KEY_BYTES:
-            raise SettingsError(
-                f"key file {path} holds fewer than {MIN_KEY_BYTES} bytes; "
-                "delete it to have a new one generated"
-            ) from None
-        return key
+        return _read_key_file(path)
+    except FileNotFoundError:
+        pass
     key = secrets.token_hex(32).encode()
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key + b"\n")
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key + b"\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return _read_key_file(path)  # another process's key won: whole, since linked
+        _sync_directory(path.parent)
+        return key
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+
+
+def _read_key_file(path: Path) -> bytes:
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        # Refused, not tightened: whoever could read it may have the key already.
+        raise SettingsError(
+            f"key file {path} is readable by group or others (mode {mode:04o}): "
+            f"make it private with chmod 600 {path}, or delete it to have a new one generated"
+        )
+    key = path.read_bytes().strip()
+    if len(key) < MIN_KEY_BYTES:
+        raise SettingsError(
+            f"key file {path} holds fewer than {MIN_KEY_BYTES} bytes; "
+            "delete it to have a new one generated"
+        )
     return key
+
+
+def _sync_directory(directory: Path) -> None:
+    """The new name on disk too: a crash right after the start keeps the key it handed out."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - a directory that cannot be opened for reading
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -23,7 +23,8 @@ from tests.test_stores import V1_SCHEMA
 ROOT = Path(__file__).resolve().parent.parent
 PENDING_ALL = (
     "v1: users and items, v2: users.tokens_valid_after: tokens issued before it are refused "
-    "(H13), v3: login_attempts: brute-force counters (H12)"
+    "(H13), v3: login_attempts: brute-force counters (H12), v4: login_attempts(window_start) "
+    "index: the purge of expired counters (H12)"
 )
 
 
@@ -63,11 +64,11 @@ def test_concurrent_cli_upgrades_in_processes_migrate_once(postgres_url: str) ->
     assert [proc.returncode for proc in procs] == [0, 0, 0], outputs
     said = sorted(out.split(":")[0] for out, _ in outputs)
     assert said == [
-        "schema up to date (version 3)",
-        "schema up to date (version 3)",
-        "upgraded the schema from version 0 to 3 (v1",
+        "schema up to date (version 4)",
+        "schema up to date (version 4)",
+        "upgraded the schema from version 0 to 4 (v1",
     ]
-    assert _versions(postgres_url) == [(1,), (2,), (3,)]
+    assert _versions(postgres_url) == [(1,), (2,), (3,), (4,)]
 
 
 async def test_a_version_1_postgresql_database_is_upgraded_in_place(postgres_url: str) -> None:
@@ -84,6 +85,7 @@ async def test_a_version_1_postgresql_database_is_upgraded_in_place(postgres_url
         assert (await store.schema_status()).pending == (
             "v2: users.tokens_valid_after: tokens issued before it are refused (H13)",
             "v3: login_attempts: brute-force counters (H12)",
+            "v4: login_attempts(window_start) index: the purge of expired counters (H12)",
         )
         assert await store.get_user("bob") == User(
             "bob", "hash", "b@example.com", "Bob", True, ("me",), tokens_valid_after=0
@@ -92,7 +94,7 @@ async def test_a_version_1_postgresql_database_is_upgraded_in_place(postgres_url
         assert (await store.schema_status()).pending == ()
     finally:
         await store.close()
-    assert _versions(postgres_url) == [(1,), (2,), (3,)]
+    assert _versions(postgres_url) == [(1,), (2,), (3,), (4,)]
 
 
 async def test_a_postgresql_database_newer_than_the_code_is_refused(postgres_url: str) -> None:
@@ -105,14 +107,20 @@ async def test_a_postgresql_database_newer_than_the_code_is_refused(postgres_url
         with pytest.raises(SchemaTooNew) as caught:
             await store.get_user("bob")
         assert str(caught.value) == (
-            f"{store.where}: database schema version 4 is newer than this code's (3): "
+            f"{store.where}: database schema version 5 is newer than this code's (4): "
             "upgrade scopes-arena"
         )
         with pytest.raises(SchemaTooNew):
             await store.upgrade()
     finally:
         await store.close()
-    assert _versions(postgres_url) == [(1,), (2,), (3,), (4,)]  # nothing undone, nothing added
+    assert _versions(postgres_url) == [
+        (1,),
+        (2,),
+        (3,),
+        (4,),
+        (5,),
+    ]  # nothing undone, nothing added
 
 
 # The CLI, on both stores.
@@ -139,15 +147,15 @@ def _where(url: str) -> str:
 def test_db_status_then_upgrade(url: str, tmp_path: Path) -> None:
     where = _where(url)
     assert ok("db", "status") == (
-        f"database: {where}\nschema version: 0 (this code: 3)\npending migrations: {PENDING_ALL}\n"
+        f"database: {where}\nschema version: 0 (this code: 4)\npending migrations: {PENDING_ALL}\n"
     )
     assert not (tmp_path / "arena.db").exists()  # status creates nothing
     assert ok("db", "upgrade") == (
-        f"upgraded the schema from version 0 to 3 ({PENDING_ALL}): {where}\n"
+        f"upgraded the schema from version 0 to 4 ({PENDING_ALL}): {where}\n"
     )
-    assert ok("db", "upgrade") == f"schema up to date (version 3): {where}\n"
+    assert ok("db", "upgrade") == f"schema up to date (version 4): {where}\n"
     assert ok("db", "status") == (
-        f"database: {where}\nschema version: 3 (this code: 3)\npending migrations: none\n"
+        f"database: {where}\nschema version: 4 (this code: 4)\npending migrations: none\n"
     )
     assert "***" in where or url.startswith("sqlite")
 
@@ -156,12 +164,12 @@ def test_db_commands_refuse_a_newer_database(url: str, tmp_path: Path) -> None:
     ok("db", "upgrade")
     if url.startswith("sqlite"):
         with sqlite3.connect(tmp_path / "arena.db") as db:
-            db.execute("PRAGMA user_version=4")
+            db.execute("PRAGMA user_version=5")
         db.close()
     else:
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("INSERT INTO schema_version (version) VALUES (4)")
-    newer = "database schema version 4 is newer than this code's (3): upgrade scopes-arena"
+            conn.execute("INSERT INTO schema_version (version) VALUES (5)")
+    newer = "database schema version 5 is newer than this code's (4): upgrade scopes-arena"
     assert refused("db", "status") == newer
     assert refused("db", "upgrade") == f"{_where(url)}: {newer}"
     assert refused("users", "list") == f"{_where(url)}: {newer}"
@@ -203,8 +211,8 @@ def test_sqlite_upgrade_in_place_via_the_cli(
         db.executescript(V1_SCHEMA)
     db.close()
     monkeypatch.setenv("ARENA_DATABASE_URL", f"sqlite:///{path}")
-    assert "schema version: 1 (this code: 3)" in ok("db", "status")
-    assert ok("db", "upgrade").startswith("upgraded the schema from version 1 to 3 (v2: ")
+    assert "schema version: 1 (this code: 4)" in ok("db", "status")
+    assert ok("db", "upgrade").startswith("upgraded the schema from version 1 to 4 (v2: ")
     store = SQLiteStore(path)
     try:
         assert asyncio.run(store.get_user("bob")) is not None

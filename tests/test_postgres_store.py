@@ -14,6 +14,8 @@ import pytest
 from core.errors import StoreUnavailable
 from core.settings import Settings
 from core.stores import PostgresStore
+from core.stores.postgresql import BadPostgresURL
+from core.stores.redaction import redact
 from deploy.postgres import TempPostgres, free_port
 from tests.test_stores import BOB
 
@@ -47,6 +49,75 @@ async def test_a_wrong_password_is_never_shown(
     for form in (encoded, SECRET.replace("%2F", "/")):
         assert form not in said
     assert "\n" not in str(caught.value)
+
+
+async def test_a_wrong_password_in_the_query_is_never_shown(
+    postgres_server: TempPostgres, caplog: pytest.LogCaptureFixture
+) -> None:
+    # F6: libpq takes the password from the query too (`?password=`), and its name may be
+    # percent-encoded; neither form of the value is ever said.
+    caplog.set_level(logging.DEBUG)
+    where = f"postgresql://arena@127.0.0.1:{postgres_server.port}/arena"
+    store = PostgresStore(f"{where}?sslmode=disable&pass%77ord={SECRET}", timeout=1)
+    assert repr(store) == f"PostgresStore('{where}?sslmode=disable&pass%77ord=***')"
+    try:
+        with pytest.raises(StoreUnavailable) as caught:
+            await store.get_user("bob")
+    finally:
+        await store.close()
+    said = _everything_said(caught.value, caplog)
+    assert 'password authentication failed for user "arena"' in str(caught.value)
+    assert str(caught.value).startswith(f"{where}?sslmode=disable&pass%77ord=***: ")
+    for form in (SECRET, SECRET.replace("%2F", "/")):
+        assert form not in said
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("postgresql://u:pw@h:5/db", "postgresql://u:***@h:5/db"),
+        ("postgresql://u:p@ss@h/db", "postgresql://u:***@h/db"),
+        ("postgresql://u@h/db", "postgresql://u@h/db"),
+        ("postgresql://:pw@h/db", "postgresql://:***@h/db"),
+        (
+            "postgresql:///db?password=pw&sslmode=require",
+            "postgresql:///db?password=***&sslmode=require",
+        ),
+        (
+            "postgresql://h/db?PASSWORD=x&sslpassword=y",
+            "postgresql://h/db?PASSWORD=x&sslpassword=***",
+        ),
+        (
+            "postgresql://h/db?pass%77ord=x&oauth_client_secret=y",
+            "postgresql://h/db?pass%77ord=***&oauth_client_secret=***",
+        ),
+        ("postgresql://h/db?password", "postgresql://h/db?password=***"),
+        ("postgresql://h/db?options=-c%20x", "postgresql://h/db?options=-c%20x"),
+        ("host=h password=pw port=5", "host=h password=*** port=5"),
+        ("host=h password = 'p w\\' x' port=5", "host=h password=*** port=5"),
+        ("arena.db", "arena.db"),
+    ],
+)
+def test_redact(url: str, expected: str) -> None:
+    assert redact(url) == expected
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://u:pa?ss@h/db", "postgresql://u:pa#ss@h/db", "postgresql://u:pa%3Fss@h/db"]
+)
+def test_the_password_is_found_where_libpq_finds_it(url: str) -> None:
+    store = PostgresStore(url)
+    assert "pa" not in store.where
+    assert "ss" not in store.where
+    assert store.where.endswith("@h/db")
+
+
+@pytest.mark.parametrize("url", ["postgresql://u:pw@[::1/db", "postgresql://u:pw@h\uff03/db"])
+def test_a_url_that_cannot_be_parsed_is_refused_without_its_text(url: str) -> None:
+    with pytest.raises(BadPostgresURL) as caught:
+        PostgresStore(url)
+    assert "pw" not in str(caught.value)
+    assert str(caught.value).startswith("bad database URL: it cannot be parsed (")
 
 
 async def test_an_unreachable_server_is_503_material_without_the_password(

@@ -32,6 +32,7 @@ from core.ratelimit import (
 from core.server import uvicorn_config
 from core.service import Arena
 from core.settings import Settings
+from core.stores import SQLiteStore
 from core.users import User
 from impl_litestar.app import create_app as create_litestar_app
 from impl_starlette.app import create_app
@@ -133,6 +134,30 @@ async def test_a_refusal_is_no_failure(arenas: Callable[..., Arena]) -> None:
         assert await outcome(arena, wrong(), A) == 429
     assert await outcome(arena, wrong(), B) == 400  # bob's first failure, not his sixth
     assert await outcome(arena, RIGHT, Peer("192.0.2.30")) == 200
+
+
+async def test_a_refusal_writes_nothing(arenas: Callable[..., Arena], db: str) -> None:
+    """F8: one address at its limit, a new username each time: the 429s leave the table as it
+    was (no row per username) and take no write transaction."""
+    arena = arenas(login_failures_per_address=2)
+    for n in range(2):
+        assert await outcome(arena, wrong(f"guess{n}")) == 400
+    store = await arena.store()
+    assert isinstance(store, SQLiteStore)
+    statements: list[str] = []
+    await store._run(lambda conn: conn.set_trace_callback(statements.append))
+
+    def table() -> list[tuple[Any, ...]]:
+        with sqlite3.connect(db.removeprefix("sqlite:///")) as conn:
+            return conn.execute("SELECT * FROM login_attempts ORDER BY key").fetchall()
+
+    before = table()
+    assert len(before) == 3  # guess0, guess1, the address
+    for n in range(50):
+        assert await outcome(arena, wrong(f"other{n}")) == 429
+    assert table() == before
+    writes = [s for s in statements if not s.startswith("SELECT")]
+    assert writes == []
 
 
 async def test_retry_after_is_when_the_window_passes(arenas: Callable[..., Arena]) -> None:

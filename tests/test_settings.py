@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import secrets
 import stat
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr, ValidationError
@@ -208,3 +212,63 @@ def test_key_file_written_by_hand_is_used(tmp_path: Path) -> None:
     (tmp_path / "secret.key").write_bytes(b"  " + b"h" * 40 + b"\n\n")
     (tmp_path / "secret.key").chmod(0o600)
     assert Settings(data_dir=tmp_path).resolve_secret_key() == b"h" * 40
+
+
+# F7 (issue 20): first starts at once on a fresh data directory.
+
+
+def _start(data_dir: str, barrier: Any, results: Any) -> None:
+    """One process's first start: the key, or what refused it."""
+    real = secrets.token_hex
+
+    def slow_token_hex(nbytes: int | None = None) -> str:
+        # Making a key takes a while: a process that let its key file be seen before the key
+        # was in it is caught out by every other process.
+        time.sleep(0.2)
+        return real(nbytes)
+
+    secrets.token_hex = slow_token_hex  # this process only (forked)
+    barrier.wait()
+    try:
+        results.put(Settings(data_dir=Path(data_dir)).resolve_secret_key().decode())
+    except Exception as exc:  # reported to the test, which expects none
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_concurrent_first_starts_all_get_the_same_key(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    processes = 40
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(processes)
+    results = context.Queue()
+    started = [
+        context.Process(target=_start, args=(str(data_dir), barrier, results))
+        for _ in range(processes)
+    ]
+    for process in started:
+        process.start()
+    keys = [results.get(timeout=60) for _ in started]
+    for process in started:
+        process.join(timeout=60)
+    assert len(set(keys)) == 1, sorted(set(keys))
+    [key] = set(keys)
+    assert len(key) == 64
+    assert (data_dir / "secret.key").read_bytes() == key.encode() + b"\n"
+    assert stat.S_IMODE((data_dir / "secret.key").stat().st_mode) == 0o600
+    assert sorted(p.name for p in data_dir.iterdir()) == ["secret.key"]  # no temporary left
+
+
+def test_a_start_that_loses_the_race_takes_the_winners_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process links its key into place between this one's look and its own link.
+    winner = b"w" * 64
+
+    def link(source: str, target: str) -> None:
+        Path(target).write_bytes(winner + b"\n")
+        Path(target).chmod(0o600)
+        raise FileExistsError(target)
+
+    monkeypatch.setattr("core.settings.os.link", link)
+    assert Settings(data_dir=tmp_path).resolve_secret_key() == winner
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret.key"]  # its own temporary gone

@@ -23,6 +23,9 @@ from core.stores import (
     UserStore,
     open_store,
 )
+from core.stores import base as store_base
+from core.stores import postgresql as postgresql_store
+from core.stores import sqlite as sqlite_store
 from core.stores.base import Attempts
 from core.stores.sqlite import SCHEMA_VERSION
 from core.users import DEMO_USERS, Item, UnknownUser, User, UserExists
@@ -119,6 +122,16 @@ async def test_enable_after_disable(store: UserStore) -> None:
     await store.update_user("bob", disabled=True)
     await store.update_user("bob", disabled=False)
     assert await store.get_user("bob") == BOB
+
+
+async def test_replace_hash_only_replaces_the_hash_it_was_given(store: UserStore) -> None:
+    # F2: a rehash on login is a compare-and-set; a password changed meanwhile stays.
+    await store.add_user(BOB)
+    assert await store.replace_hash("bob", "hash-bob", "rehashed") is True
+    assert await store.get_user("bob") == dataclasses.replace(BOB, hashed_password="rehashed")
+    assert await store.replace_hash("bob", "hash-bob", "stale") is False
+    assert (await store.get_user("bob")).hashed_password == "rehashed"  # type: ignore[union-attr]
+    assert await store.replace_hash("nobody", "hash-bob", "x") is False
 
 
 async def test_update_unknown_user(store: UserStore) -> None:
@@ -431,10 +444,112 @@ async def test_remove_attempt_undoes_one_count_of_the_same_window_only(store: Us
     await store.add_attempt(["user:bob"], 100.0, 60.0)
     await store.remove_attempt(["user:bob"], [10.0])
     assert await store.add_attempt(["user:bob"], 101.0, 60.0) == [Attempts(2, 100.0)]
-    # Never below zero.
+    # Back at zero, the counter is gone (F8: rows are failures), and never below zero: the next
+    # failure starts a new window.
     for _ in range(4):
         await store.remove_attempt(["user:bob"], [100.0])
-    assert await store.add_attempt(["user:bob"], 102.0, 60.0) == [Attempts(1, 100.0)]
+    assert await attempt_rows(store) == []
+    assert await store.add_attempt(["user:bob"], 102.0, 60.0) == [Attempts(1, 102.0)]
+
+
+async def attempt_rows(store: UserStore) -> list[tuple[str, int, float]]:
+    """The counters table as it is, whatever the store."""
+    if isinstance(store, MemoryStore):
+        return sorted((key, a.count, a.window_start) for key, a in store._attempts.items())
+    if isinstance(store, SQLiteStore):
+        with sqlite3.connect(store.path) as db:
+            rows = db.execute("SELECT key, count, window_start FROM login_attempts").fetchall()
+    else:
+        assert isinstance(store, PostgresStore)
+        with psycopg.connect(store._url) as conn:
+            rows = conn.execute("SELECT key, count, window_start FROM login_attempts").fetchall()
+    return sorted((str(key), int(count), float(start)) for key, count, start in rows)
+
+
+async def test_a_counter_at_its_limit_refuses_and_writes_nothing(store: UserStore) -> None:
+    # F8: one address at its limit, a new username each time (the issue's 1,990 429s): no row
+    # for any of those usernames, nothing counted.
+    for now in (10.0, 11.0):
+        await store.add_attempt(["user:bob", "addr:1"], now, 60.0, [10, 2])
+    before = await attempt_rows(store)
+    assert before == [("addr:1", 2, 10.0), ("user:bob", 2, 10.0)]
+    for n in range(20):
+        with pytest.raises(store_base.AttemptsRefused) as refused:
+            await store.add_attempt([f"user:guess{n}", "addr:1"], 12.0 + n, 60.0, [10, 2])
+        assert refused.value.attempts == (Attempts(0, 12.0 + n), Attempts(2, 10.0))
+    assert await attempt_rows(store) == before
+    # Under the limit it counts as before; a window over counts from zero again.
+    assert await store.add_attempt(["user:bob"], 40.0, 60.0, [3]) == [Attempts(3, 10.0)]
+    with pytest.raises(store_base.AttemptsRefused):
+        await store.add_attempt(["user:bob"], 41.0, 60.0, [3])
+    assert await store.add_attempt(["user:bob", "addr:1"], 70.0, 60.0, [3, 2]) == [
+        Attempts(1, 70.0),
+        Attempts(1, 70.0),
+    ]
+
+
+async def test_a_success_leaves_no_row(store: UserStore) -> None:
+    counted = await store.add_attempt(["user:bob", "addr:1"], 10.0, 60.0, [10, 100])
+    await store.remove_attempt(["user:bob", "addr:1"], [a.window_start for a in counted])
+    assert await attempt_rows(store) == []
+
+
+async def test_purge_deletes_in_batches(store: UserStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    for n in range(25):
+        await store.add_attempt([f"old{n}"], 10.0 + n, 60.0)
+    await store.add_attempt(["new"], 100.0, 60.0)
+    statements: list[str] = []
+    if isinstance(store, SQLiteStore):
+        await store._run(lambda db: db.set_trace_callback(statements.append))
+    elif isinstance(store, PostgresStore):
+        rowcount = store._rowcount
+
+        async def counted(query: str, params: object = ()) -> int:
+            statements.append(query)
+            return await rowcount(query, params)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(store, "_rowcount", counted)
+    assert await store.purge_attempts(50.0, batch=10) == 25
+    assert [key for key, _, _ in await attempt_rows(store)] == ["new"]
+    if not isinstance(store, MemoryStore):  # 10, 10, 5: three statements, each bounded
+        deletes = [q for q in statements if q.startswith("DELETE FROM login_attempts")]
+        assert len(deletes) == 3, deletes
+
+
+async def test_sqlite_purge_uses_the_window_start_index(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    try:
+        await store.is_empty()  # opened and migrated
+        plan = await store._run(
+            lambda db: db.execute(
+                "EXPLAIN QUERY PLAN " + sqlite_store.PURGE_STATEMENT, (1.0, 1000)
+            ).fetchall()
+        )
+    finally:
+        await store.close()
+    details = " | ".join(str(row[-1]) for row in plan)
+    assert "INDEX login_attempts_window_start (window_start<?)" in details, details
+    assert "SCAN login_attempts" not in details, details
+
+
+async def test_postgresql_purge_uses_the_window_start_index(postgres_url: str) -> None:
+    store = PostgresStore(postgres_url, timeout=10)
+    try:
+        await store.is_empty()  # opened and migrated
+    finally:
+        await store.close()
+    with psycopg.connect(postgres_url) as conn:
+        # A table this small is cheapest to scan whatever its indexes: scans are priced out, so
+        # the plan shows whether an index can serve the purge at all.
+        conn.execute("SET enable_seqscan = off")
+        plan = "\n".join(
+            str(row[0])
+            for row in conn.execute(
+                b"EXPLAIN " + postgresql_store.PURGE_STATEMENT.encode(), (1.0, 1000)
+            ).fetchall()
+        )
+    assert "login_attempts_window_start" in plan, plan
+    assert "Seq Scan" not in plan, plan
 
 
 async def test_purge_attempts_deletes_old_windows(store: UserStore) -> None:
@@ -473,6 +588,71 @@ async def test_postgresql_attempts_are_atomic_across_connections(postgres_url: s
     finally:
         await first.close()
         await second.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_limits_hold_across_connections(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    # Two instances, 40 concurrent attempts with a limit of 7 on the address: exactly 7 counted,
+    # the rest refused with nothing written (the other keys have no row).
+    if kind == "sqlite":
+        first, second = SQLiteStore(tmp_path / "s.db"), SQLiteStore(tmp_path / "s.db")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        first, second = (PostgresStore(url, pool_size=4, timeout=10) for _ in range(2))  # type: ignore[assignment]
+    try:
+        results = await asyncio.gather(
+            *(
+                (first if n % 2 else second).add_attempt(
+                    [f"user:{n}", "addr:1"], 1.0, 60.0, [10, 7]
+                )
+                for n in range(40)
+            ),
+            return_exceptions=True,
+        )
+        counted = [r for r in results if isinstance(r, list)]
+        assert sorted(result[1].count for result in counted) == list(range(1, 8))
+        assert all(isinstance(r, store_base.AttemptsRefused | list) for r in results), results
+        assert len(await attempt_rows(first)) == 8
+    finally:
+        await first.close()
+        await second.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_a_count_made_after_the_read_is_caught_under_the_lock(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The read that tells a refusal without a write comes before the lock: another instance
+    # may count in between. Here that read is made to see nothing; the check under the lock
+    # (SQLite's second read, PostgreSQL's ON CONFLICT ... WHERE) still refuses, and the
+    # transaction leaves nothing behind (no row for the new key, even where it was counted first).
+    store: UserStore
+    if kind == "sqlite":
+        store, module = SQLiteStore(tmp_path / "s.db"), sqlite_store
+    else:
+        store = PostgresStore(request.getfixturevalue("postgres_url"), timeout=10)
+        module = postgresql_store  # type: ignore[assignment]
+    try:
+        await store.add_attempt(["addr:1"], 1.0, 60.0, [1])
+        before = await attempt_rows(store)
+        real = module.refuse_over
+        calls: list[int] = []
+
+        def late(attempts: object, limits: object) -> None:
+            calls.append(1)
+            if len(calls) > 1:  # the first read saw nothing (it came too early)
+                real(attempts, limits)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(module, "refuse_over", late)
+        with pytest.raises(store_base.AttemptsRefused) as refused:
+            # "aaa:new" sorts first: PostgreSQL counts it before it meets the address's limit.
+            await store.add_attempt(["aaa:new", "addr:1"], 2.0, 60.0, [10, 1])
+        assert refused.value.attempts == (Attempts(0, 2.0), Attempts(1, 1.0))
+        assert await attempt_rows(store) == before
+    finally:
+        await store.close()
 
 
 async def test_attempt_keys_are_kept_apart_byte_for_byte(store: UserStore) -> None:

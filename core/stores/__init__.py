@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 from core.stores.base import MigratingStore, SchemaStatus, SchemaTooNew, UserStore
 from core.stores.memory import MemoryStore
 from core.stores.postgresql import BadPostgresURL, PostgresStore
+from core.stores.redaction import redact, unparsable
 from core.stores.sqlite import NoSuchDatabase, SQLiteStore
 from core.users import DuplicateItem
 
@@ -23,14 +24,18 @@ def open_store(
     `create=False` a SQLite file (or its directory) that does not exist yet is not created: the
     first query raises NoSuchDatabase (for readers, such as `scopes-arena users list`).
     PostgreSQL: at most `pool_size` connections, every call bounded by `timeout` seconds."""
-    scheme = urlsplit(url).scheme
+    try:
+        scheme = urlsplit(url).scheme
+        shown = redact(url)
+    except ValueError as exc:  # what cannot be parsed cannot be cleaned of a password either
+        raise BadDatabaseURL(unparsable(exc)) from None
     if url == "memory://":
         return MemoryStore()
     if scheme == "sqlite":
         prefix = "sqlite:///"
         if not url.startswith(prefix) or len(url) == len(prefix):
             raise BadDatabaseURL(
-                f"bad SQLite URL {url!r}: use sqlite:///relative/path.db or sqlite:////abs/path.db"
+                f"bad SQLite URL {shown!r}: use sqlite:///relative/path.db or sqlite:////abs/path.db"
             )
         return SQLiteStore(Path(url[len(prefix) :]), create=create)
     if scheme in {"postgresql", "postgres"}:
@@ -39,7 +44,7 @@ def open_store(
         except BadPostgresURL as exc:
             raise BadDatabaseURL(str(exc)) from None
     raise BadDatabaseURL(
-        f"unsupported database URL {url!r}: expected memory://, sqlite:///path or postgresql://"
+        f"unsupported database URL {shown!r}: expected memory://, sqlite:///path or postgresql://"
     )
 
 

@@ -19,8 +19,12 @@ MIGRATION_NOTES = (
     "users and items",
     "users.tokens_valid_after: tokens issued before it are refused (H13)",
     "login_attempts: brute-force counters (H12)",
+    "login_attempts(window_start) index: the purge of expired counters (H12)",
 )
 SCHEMA_VERSION = len(MIGRATION_NOTES)
+#: Expired H12 counters deleted per statement (each its own transaction): a purge never holds
+#: the store (SQLite's one worker thread, a PostgreSQL lock) for long, whatever it deletes.
+PURGE_BATCH = 1000
 
 
 class SchemaTooNew(StoreUnavailable):
@@ -59,6 +63,30 @@ class Attempts:
     window_start: float
 
 
+class AttemptsRefused(Exception):
+    """`add_attempt` with limits: a counter has reached its limit, so nothing was counted (and
+    nothing written). `attempts`: every key's counter as it stands, in key order."""
+
+    def __init__(self, attempts: Sequence[Attempts]) -> None:
+        super().__init__("a login-attempt counter has reached its limit")
+        self.attempts = tuple(attempts)
+
+
+def current(found: Attempts | None, now: float, window: float) -> Attempts:
+    """A counter as `add_attempt` sees it at `now`: none, or a window over, counts 0."""
+    if found is None or found.window_start <= now - window:
+        return Attempts(0, now)
+    return found
+
+
+def refuse_over(attempts: Sequence[Attempts], limits: Sequence[int] | None) -> None:
+    """AttemptsRefused if any counter has reached its limit."""
+    if limits is not None and any(
+        attempt.count >= limit for attempt, limit in zip(attempts, limits, strict=True)
+    ):
+        raise AttemptsRefused(attempts)
+
+
 class UserStore(Protocol):
     async def close(self) -> None: ...
 
@@ -80,6 +108,11 @@ class UserStore(Protocol):
     ) -> None:
         """Raises UnknownUser."""
 
+    async def replace_hash(self, username: str, old: str, new: str) -> bool:
+        """Set the user's password hash to `new` only if it is still `old` (compare-and-set, one
+        statement): a rehash on login never overwrites a password changed meanwhile. True if
+        it did."""
+
     async def delete_user(self, username: str) -> None:
         """Deletes the user and their items. Raises UnknownUser."""
 
@@ -96,17 +129,27 @@ class UserStore(Protocol):
         nothing; two instances seeding at once add them once). True if it did."""
 
     # H12: login-attempt counters, in the store's database so that every instance shares them.
-    async def add_attempt(self, keys: Sequence[str], now: float, window: float) -> list[Attempts]:
+    async def add_attempt(
+        self,
+        keys: Sequence[str],
+        now: float,
+        window: float,
+        limits: Sequence[int] | None = None,
+    ) -> list[Attempts]:
         """Atomically, for every key in one transaction: a key with no row, or whose window
         began at or before `now - window`, starts a new window (`now`, count 1); any other
-        adds 1. The counters after the change, in key order."""
+        adds 1. The counters after the change, in key order. With `limits` (one per key): if
+        any counter has already reached its limit, raise AttemptsRefused and write nothing
+        (F8: a refusal leaves no row and takes no write transaction where a read tells)."""
 
     async def remove_attempt(self, keys: Sequence[str], window_starts: Sequence[float]) -> None:
-        """Undo one count for each key whose window is still the one given (never below 0):
-        a login that succeeded is not a failure."""
+        """Undo one count for each key whose window is still the one given: a login that
+        succeeded is not a failure. A counter back at 0 is deleted (F8: rows are failures),
+        so the next failure starts a new window."""
 
-    async def purge_attempts(self, before: float) -> int:
-        """Delete the counters whose window began before `before`; how many."""
+    async def purge_attempts(self, before: float, batch: int = PURGE_BATCH) -> int:
+        """Delete the counters whose window began before `before`, at most `batch` rows per
+        statement (through an index on the window start); how many."""
 
 
 @runtime_checkable

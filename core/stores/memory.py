@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 
 from core import usernames
-from core.stores.base import Attempts
+from core.stores.base import PURGE_BATCH, Attempts, current, refuse_over
 from core.users import DuplicateItem, Item, UnknownUser, User, UserExists
 
 
@@ -54,6 +54,13 @@ class MemoryStore:
             ),
         )
 
+    async def replace_hash(self, username: str, old: str, new: str) -> bool:
+        user = self._users.get(username)
+        if user is None or user.hashed_password != old:
+            return False
+        self._users[username] = dataclasses.replace(user, hashed_password=new)
+        return True
+
     async def delete_user(self, username: str) -> None:
         if self._users.pop(username, None) is None:
             raise UnknownUser(username)
@@ -92,15 +99,18 @@ class MemoryStore:
         return not self._users
 
     # No await inside: each of these runs whole, which is what makes them atomic here.
-    async def add_attempt(self, keys: Sequence[str], now: float, window: float) -> list[Attempts]:
+    async def add_attempt(
+        self,
+        keys: Sequence[str],
+        now: float,
+        window: float,
+        limits: Sequence[int] | None = None,
+    ) -> list[Attempts]:
+        refuse_over([current(self._attempts.get(key), now, window) for key in keys], limits)
         after = []
         for key in keys:
-            old = self._attempts.get(key)
-            new = (
-                Attempts(1, now)
-                if old is None or old.window_start <= now - window
-                else Attempts(old.count + 1, old.window_start)
-            )
+            old = current(self._attempts.get(key), now, window)
+            new = Attempts(old.count + 1, old.window_start)
             self._attempts[key] = new
             after.append(new)
         return after
@@ -109,9 +119,13 @@ class MemoryStore:
         for key, start in zip(keys, window_starts, strict=True):
             old = self._attempts.get(key)
             if old is not None and old.window_start == start:
-                self._attempts[key] = Attempts(max(old.count - 1, 0), start)
+                if old.count <= 1:
+                    del self._attempts[key]
+                else:
+                    self._attempts[key] = Attempts(old.count - 1, start)
 
-    async def purge_attempts(self, before: float) -> int:
+    async def purge_attempts(self, before: float, batch: int = PURGE_BATCH) -> int:
+        # A dict in memory: one pass (no worker thread or lock to free between batches).
         stale = [key for key, value in self._attempts.items() if value.window_start < before]
         for key in stale:
             del self._attempts[key]

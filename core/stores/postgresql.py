@@ -12,8 +12,9 @@ query), so after a restart of the server the first request finds a live connecti
 failing on a dead one; the pool keeps reconnecting in the background, and when its attempts
 give up (after `timeout`) the next request starts new ones: the store recovers by itself.
 
-The password in the URL is only ever given to libpq: messages, errors and repr() show the URL
-with `***` in its place.
+The password in the URL (in its userinfo, or as a `password`, `sslpassword` or
+`oauth_client_secret` parameter of its query) is only ever given to libpq: messages, errors and
+repr() show the URL with `***` in its place.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
-from urllib.parse import quote, unquote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -33,7 +34,17 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from core import usernames
 from core.errors import StoreUnavailable
-from core.stores.base import SCHEMA_VERSION, Attempts, SchemaStatus, SchemaTooNew
+from core.stores.base import (
+    PURGE_BATCH,
+    SCHEMA_VERSION,
+    Attempts,
+    AttemptsRefused,
+    SchemaStatus,
+    SchemaTooNew,
+    current,
+    refuse_over,
+)
+from core.stores.redaction import SECRET_PARAMETERS, redact, secrets_of, unparsable
 from core.users import DuplicateItem, Item, UnknownUser, User, UserExists
 
 T = TypeVar("T")
@@ -72,6 +83,8 @@ MIGRATIONS = (
         count        INTEGER NOT NULL
     );
     """,
+    # H12: the purge finds expired counters through an index, in batches (F8).
+    "CREATE INDEX login_attempts_window_start ON login_attempts (window_start);",
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION
 #: pg_advisory_xact_lock's key for migrations (any constant; advisory locks are per database).
@@ -86,10 +99,18 @@ _SELECT_USER = (
     "SELECT username, email, full_name, disabled, hashed_password, scopes, tokens_valid_after"
     " FROM users"
 )
+#: One batch of the purge: the oldest expired counters, found through the window-start index;
+#: rows a login holds locked now are left for the next purge rather than waited for.
+PURGE_STATEMENT = (
+    "DELETE FROM login_attempts WHERE key IN (SELECT key FROM login_attempts"
+    " WHERE window_start < %s ORDER BY window_start LIMIT %s FOR UPDATE SKIP LOCKED)"
+)
 #: The pool's background reconnection (backing off from 1 s, doubling) gives up after
 #: max(this, timeout) seconds; the next request that finds no connection starts it again. So
 #: after a long outage the first request brings the store back, not a backoff grown to minutes.
 _MIN_RECONNECT = 1.0
+#: add_attempt without limits: the largest count an INTEGER column holds.
+_NO_LIMIT = 2**31 - 1
 
 
 class BadPostgresURL(ValueError):
@@ -110,16 +131,6 @@ class _Pool(AsyncConnectionPool[Conn]):
             raise
         self.last_error = ""
         return conn
-
-
-def redact(url: str) -> str:
-    """`url` with its password, if any, replaced by `***`."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def _user(row: Sequence[Any]) -> User:
@@ -169,17 +180,23 @@ async def migrate(conn: Conn, where: str = "") -> int:
 
 class PostgresStore:
     def __init__(self, url: str, *, pool_size: int = 10, timeout: float = 5.0) -> None:
-        parts = urlsplit(url)
-        self._secrets = tuple(
-            {s for s in (parts.password, unquote(parts.password or "")) if s}
-        )  # fmt: skip
-        self.where = redact(url)
         try:
-            conninfo_to_dict(url)  # libpq's own parse: a bad URL is refused now, not per query
+            self._secrets = secrets_of(url)
+            self.where = redact(url)
+        except ValueError as exc:  # not even a URL: shown without its text (a password?)
+            raise BadPostgresURL(unparsable(exc)) from None
+        try:
+            params = conninfo_to_dict(url)  # libpq's own parse: a bad URL is refused now
         except psycopg.Error as exc:
             raise BadPostgresURL(
                 f"bad PostgreSQL URL {self.where!r}: {self._scrub(str(exc))}"
             ) from None
+        # And the secrets as libpq reads them, wherever they sit (`u:p?w@h`: libpq's userinfo
+        # runs to the `@`, urlsplit's stops at the `?`).
+        self._secrets += tuple(
+            str(params[name]) for name in sorted(SECRET_PARAMETERS) if params.get(name)
+        )
+        self.where = self._scrub(self.where)
         self._url = url
         self.pool_size = pool_size
         self.timeout = timeout
@@ -193,7 +210,7 @@ class PostgresStore:
     def _scrub(self, text: str) -> str:
         """One line (libpq's messages span several), without the password."""
         text = "; ".join(line.strip() for line in text.splitlines() if line.strip())
-        for secret in self._secrets:
+        for secret in sorted(self._secrets, key=len, reverse=True):
             text = text.replace(secret, "***")
             text = text.replace(quote(secret, safe=""), "***")
         return text
@@ -379,6 +396,13 @@ class PostgresStore:
         if changed == 0:
             raise UnknownUser(username)
 
+    async def replace_hash(self, username: str, old: str, new: str) -> bool:
+        changed = await self._rowcount(
+            "UPDATE users SET hashed_password = %s WHERE username = %s AND hashed_password = %s",
+            (new, username, old),
+        )
+        return bool(changed)
+
     async def delete_user(self, username: str) -> None:
         if await self._rowcount("DELETE FROM users WHERE username = %s", (username,)) == 0:
             raise UnknownUser(username)
@@ -433,24 +457,52 @@ class PostgresStore:
 
     # -- H12's counters ----------------------------------------------------------------------
 
-    async def add_attempt(self, keys: Sequence[str], now: float, window: float) -> list[Attempts]:
+    async def _counters(
+        self, conn: Conn, keys: Sequence[str], now: float, window: float
+    ) -> list[Attempts]:
+        cur = await conn.execute(
+            "SELECT key, count, window_start FROM login_attempts WHERE key = ANY(%s)",
+            ([_key(key) for key in keys],),
+        )
+        found = {row[0]: Attempts(int(row[1]), float(row[2])) for row in await cur.fetchall()}
+        return [current(found.get(_key(key)), now, window) for key in keys]
+
+    async def add_attempt(
+        self,
+        keys: Sequence[str],
+        now: float,
+        window: float,
+        limits: Sequence[int] | None = None,
+    ) -> list[Attempts]:
+        # A counter counts only while under its limit (the ON CONFLICT's WHERE): a row at its
+        # limit is not updated and returns nothing. No limits: the column's own bound.
+        bounds = list(limits) if limits is not None else [_NO_LIMIT] * len(keys)
+
         async def add(conn: Conn) -> list[Attempts]:
+            if limits is not None:
+                # A refusal is told by a read alone: no row locked, nothing written (F8).
+                refuse_over(await self._counters(conn, keys, now, window), limits)
             out: list[Attempts | None] = [None] * len(keys)
-            async with conn.transaction():
-                # Rows locked in key order: two logins sharing keys never deadlock.
-                for index, key in sorted(enumerate(keys), key=lambda pair: pair[1]):
-                    cur = await conn.execute(
-                        "INSERT INTO login_attempts AS a (key, window_start, count)"
-                        " VALUES (%s, %s, 1) ON CONFLICT (key) DO UPDATE SET"
-                        " count = CASE WHEN a.window_start <= %s THEN 1 ELSE a.count + 1 END,"
-                        " window_start = CASE WHEN a.window_start <= %s THEN EXCLUDED.window_start"
-                        " ELSE a.window_start END"
-                        " RETURNING count, window_start",
-                        (_key(key), now, now - window, now - window),
-                    )
-                    row = await cur.fetchone()
-                    assert row is not None  # an upsert returns its row
-                    out[index] = Attempts(int(row[0]), float(row[1]))
+            try:
+                async with conn.transaction():
+                    # Rows locked in key order: two logins sharing keys never deadlock.
+                    for index, key in sorted(enumerate(keys), key=lambda pair: pair[1]):
+                        cur = await conn.execute(
+                            "INSERT INTO login_attempts AS a (key, window_start, count)"
+                            " VALUES (%s, %s, 1) ON CONFLICT (key) DO UPDATE SET"
+                            " count = CASE WHEN a.window_start <= %s THEN 1 ELSE a.count + 1 END,"
+                            " window_start = CASE WHEN a.window_start <= %s"
+                            " THEN EXCLUDED.window_start ELSE a.window_start END"
+                            " WHERE a.window_start <= %s OR a.count < %s"
+                            " RETURNING count, window_start",
+                            (_key(key), now, *[now - window] * 3, bounds[index]),
+                        )
+                        row = await cur.fetchone()
+                        if row is None:  # at its limit, counted by another login meanwhile
+                            raise _Refused
+                        out[index] = Attempts(int(row[0]), float(row[1]))
+            except _Refused:  # rolled back: nothing of this attempt was written
+                raise AttemptsRefused(await self._counters(conn, keys, now, window)) from None
             return [attempts for attempts in out if attempts is not None]
 
         return await self._run(add)
@@ -460,13 +512,29 @@ class PostgresStore:
 
         async def remove(conn: Conn) -> None:
             async with conn.transaction(), conn.cursor() as cur:
+                # A counter back at 0 is no row: the table holds failures only (F8).
                 await cur.executemany(
-                    "UPDATE login_attempts SET count = GREATEST(count - 1, 0)"
-                    " WHERE key = %s AND window_start = %s",
+                    "DELETE FROM login_attempts WHERE key = %s AND window_start = %s"
+                    " AND count <= 1",
+                    pairs,
+                )
+                await cur.executemany(
+                    "UPDATE login_attempts SET count = count - 1"
+                    " WHERE key = %s AND window_start = %s AND count > 1",
                     pairs,
                 )
 
         await self._run(remove)
 
-    async def purge_attempts(self, before: float) -> int:
-        return await self._rowcount("DELETE FROM login_attempts WHERE window_start < %s", (before,))
+    async def purge_attempts(self, before: float, batch: int = PURGE_BATCH) -> int:
+        # Batch by batch, each its own transaction: no purge holds many rows locked for long.
+        purged = 0
+        while True:
+            deleted = await self._rowcount(PURGE_STATEMENT, (before, batch))
+            purged += deleted
+            if deleted < batch:
+                return purged
+
+
+class _Refused(Exception):
+    """A counter reached its limit inside add_attempt's transaction: roll it back."""

@@ -23,7 +23,15 @@ from urllib.parse import quote
 
 from core import usernames
 from core.errors import StoreUnavailable
-from core.stores.base import SCHEMA_VERSION, Attempts, SchemaStatus, SchemaTooNew
+from core.stores.base import (
+    PURGE_BATCH,
+    SCHEMA_VERSION,
+    Attempts,
+    SchemaStatus,
+    SchemaTooNew,
+    current,
+    refuse_over,
+)
 from core.users import DuplicateItem, Item, UnknownUser, User, UserExists
 
 T = TypeVar("T")
@@ -57,11 +65,20 @@ MIGRATIONS = (
         count        INTEGER NOT NULL
     );
     """,
+    # H12: the purge finds expired counters through an index, in batches (F8).
+    """
+    CREATE INDEX IF NOT EXISTS login_attempts_window_start ON login_attempts (window_start);
+    """,
 )
 assert len(MIGRATIONS) == SCHEMA_VERSION  # one list of versions for every store
 _SELECT_USER = (
     "SELECT username, email, full_name, disabled, hashed_password, scopes, tokens_valid_after"
     " FROM users"
+)
+#: One batch of the purge: the oldest expired counters, found through the window-start index.
+PURGE_STATEMENT = (
+    "DELETE FROM login_attempts WHERE rowid IN (SELECT rowid FROM login_attempts"
+    " WHERE window_start < ? ORDER BY window_start LIMIT ?)"
 )
 
 
@@ -261,6 +278,18 @@ class SQLiteStore:
         if changed == 0:
             raise UnknownUser(username)
 
+    async def replace_hash(self, username: str, old: str, new: str) -> bool:
+        changed = await self._run(
+            lambda db: (
+                db.execute(
+                    "UPDATE users SET hashed_password = ?"
+                    " WHERE username = ? AND hashed_password = ?",
+                    (new, username, old),
+                ).rowcount
+            )
+        )
+        return bool(changed)
+
     async def delete_user(self, username: str) -> None:
         deleted = await self._run(
             lambda db: db.execute("DELETE FROM users WHERE username = ?", (username,)).rowcount
@@ -346,11 +375,31 @@ class SQLiteStore:
 
         return SchemaStatus(str(self.path), await self._run(upgrade))
 
-    async def add_attempt(self, keys: Sequence[str], now: float, window: float) -> list[Attempts]:
+    async def add_attempt(
+        self,
+        keys: Sequence[str],
+        now: float,
+        window: float,
+        limits: Sequence[int] | None = None,
+    ) -> list[Attempts]:
+        def counters(db: sqlite3.Connection) -> list[Attempts]:
+            return [
+                current(None if row is None else Attempts(int(row[0]), float(row[1])), now, window)
+                for row in (
+                    db.execute(
+                        "SELECT count, window_start FROM login_attempts WHERE key = ?", (key,)
+                    ).fetchone()
+                    for key in keys
+                )
+            ]
+
         def add(db: sqlite3.Connection) -> list[Attempts]:
-            # One transaction; the upsert is atomic per row, so concurrent processes each see
-            # their own increment.
+            # A refusal is told by a read alone: no write lock taken, nothing written (F8).
+            refuse_over(counters(db), limits)
+            # One transaction, under the write lock: read again (another process may have
+            # counted meanwhile), then count; the upsert is atomic per row.
             with _transaction(db):
+                refuse_over(counters(db), limits)
                 return [
                     Attempts(int(count), float(start))
                     for count, start in (
@@ -370,22 +419,34 @@ class SQLiteStore:
         return await self._run(add)
 
     async def remove_attempt(self, keys: Sequence[str], window_starts: Sequence[float]) -> None:
+        pairs = list(zip(keys, window_starts, strict=True))
+
         def remove(db: sqlite3.Connection) -> None:
             with _transaction(db):
+                # A counter back at 0 is no row: the table holds failures only (F8).
                 db.executemany(
-                    "UPDATE login_attempts SET count = MAX(count - 1, 0)"
-                    " WHERE key = ? AND window_start = ?",
-                    list(zip(keys, window_starts, strict=True)),
+                    "DELETE FROM login_attempts WHERE key = ? AND window_start = ? AND count <= 1",
+                    pairs,
+                )
+                db.executemany(
+                    "UPDATE login_attempts SET count = count - 1"
+                    " WHERE key = ? AND window_start = ? AND count > 1",
+                    pairs,
                 )
 
         await self._run(remove)
 
-    async def purge_attempts(self, before: float) -> int:
-        return await self._run(
-            lambda db: (
-                db.execute("DELETE FROM login_attempts WHERE window_start < ?", (before,)).rowcount
+    async def purge_attempts(self, before: float, batch: int = PURGE_BATCH) -> int:
+        # Batch by batch, each its own statement on the worker thread: the store's other
+        # queries get their turn between them.
+        purged = 0
+        while True:
+            deleted = await self._run(
+                lambda db: db.execute(PURGE_STATEMENT, (before, batch)).rowcount
             )
-        )
+            purged += deleted
+            if deleted < batch:
+                return purged
 
 
 @contextlib.contextmanager
