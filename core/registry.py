@@ -16,12 +16,29 @@ import importlib.util
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 #: The implementations in this repository, in the order the matrix shows them.
 BUILTIN: tuple[str, ...] = ("fastapi", "litestar", "starlette")
 #: Further implementations, comma separated (not ARENA_*: this is no setting of the app).
 EXTRA_ENV = "SCOPES_ARENA_IMPLEMENTATIONS"
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+@dataclass(frozen=True, slots=True)
+class Implementation:
+    """What the tools need to know about an implementation (`impl_NAME.META`)."""
+
+    #: The framework's name as people write it.
+    display: str
+    #: The packages whose versions the reports give.
+    packages: tuple[str, ...]
+    #: Its colour in the charts.
+    colour: str
+    #: Its place in tables and charts.
+    order: int
+    #: How it is served.
+    served: str
 
 
 class RegistryError(ValueError):
