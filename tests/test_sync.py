@@ -173,6 +173,12 @@ async def test_refuses_to_deadlock(sync: SyncArena) -> None:
         sync.login(form)  # on the loop's own thread: it would wait for itself
 
 
+async def test_refuses_a_thread_with_a_loop_of_its_own(sync: SyncArena) -> None:
+    # Here, on the loop's thread, the call gets as far as a future: refused, not awaited.
+    with pytest.raises(RuntimeError, match="without an event loop"):
+        sync._read(asyncio.sleep(0.01))
+
+
 def test_threads_cover_the_login_queue() -> None:
     made = SyncArena(Arena(settings(password_workers=3, login_queue=5)))
     assert made.threads == 3 + 5 + READ_THREADS
