@@ -3,7 +3,8 @@ from the worker threads of a WSGI bridge (a2wsgi) under an ASGI server. It calls
 methods, so every rule is the one the async adapters meet: no second copy of any check.
 
 The core's state (the store's connections, the login queue, a cache's pending loads) belongs
-to one event loop: the ASGI server's, on which the bridge runs the WSGI app in a thread pool.
+to one event loop: the ASGI server's, beside which the bridge runs the WSGI app in a thread
+pool.
 
 - A read (`authenticate`, `items`) runs in the calling thread for as long as the core waits for
   nothing. On warm caches that is the whole call: no thread crossed, a few microseconds. Where
