@@ -5,6 +5,11 @@ entries are kept (least recently used first out). Concurrent misses for one key 
 so a burst of requests for a user who just dropped out of the cache makes one store query.
 A failed load (store down) is not cached: every waiter sees the error, the next call retries.
 `ttl=0` disables the cache: every call loads.
+
+A miss yields to the event loop (`asyncio.sleep(0)`) before anything else: up to that point a
+read touches nothing that belongs to the loop, which is what lets core.sync run a read in a
+WSGI worker thread and hand it to the loop only there. `fresh` may be called from such threads
+too: each of its steps is one dict operation, and an entry evicted between two is no error.
 """
 
 from __future__ import annotations
@@ -35,12 +40,20 @@ class TTLCache(Generic[K, V]):
         (A plain call, not a coroutine: the hot path of a read awaits nothing.)"""
         entry = self._entries.get(key)
         if entry is not None and entry[0] > self._clock():
-            self._entries.move_to_end(key)
+            try:  # noqa: SIM105 (a try costs nothing on a hit; contextlib.suppress would)
+                self._entries.move_to_end(key)
+            except KeyError:  # evicted meanwhile, by another thread
+                pass
             return (entry[1],)
         return None
 
     async def get(self, key: K, load: Callable[[K], Awaitable[V]]) -> V:
         """The value for `key`, from the cache or from `load(key)`."""
+        hit = self.fresh(key)
+        if hit is not None:
+            return hit[0]
+        # The miss's checkpoint (see the module's docstring); then the value may be there.
+        await asyncio.sleep(0)
         if not self.ttl:
             return await load(key)
         hit = self.fresh(key)

@@ -151,11 +151,16 @@ class TokenService:
         moment = time.time() if now is None else now
         cached = self._cache.get(token)
         if cached is not None:
+            # Each step one dict operation, an entry gone between two no error: a synchronous
+            # framework's worker threads (core.sync) verify tokens concurrently.
             if cached.not_before <= moment < cached.expires_at:
-                self._cache.move_to_end(token)
+                try:  # noqa: SIM105 (a try costs nothing here; contextlib.suppress would)
+                    self._cache.move_to_end(token)
+                except KeyError:  # evicted meanwhile
+                    pass
                 return cached
             if moment >= cached.expires_at:
-                del self._cache[token]
+                self._cache.pop(token, None)
             raise InvalidToken(reason="exp past, or nbf/iat in the future")
         try:
             payload = self._verified_payload(token)

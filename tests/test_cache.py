@@ -113,3 +113,21 @@ async def test_fresh_reads_without_loading() -> None:
     clock.now += 3.0
     assert cache.fresh("bob") is None  # stale: get() would load again
     assert load.calls == 1
+
+
+async def test_a_miss_filled_while_it_yielded_is_not_loaded_again() -> None:
+    # Each miss first yields to the loop (core.sync hands a read over there); a load that ended
+    # meanwhile serves it.
+    calls = 0
+
+    async def instant(key: str) -> str:
+        nonlocal calls
+        calls += 1
+        return f"value-{calls}"
+
+    cache: TTLCache[str, str] = TTLCache(60, 10)
+    assert await asyncio.gather(cache.get("bob", instant), cache.get("bob", instant)) == [
+        "value-1",
+        "value-1",
+    ]
+    assert calls == 1
