@@ -232,6 +232,8 @@ def fourth(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARENA_")}
     env.update(PYTHONPATH=str(where), **{registry.EXTRA_ENV: "fourth"})
     env.update(ARENA_PASSWORD_PROFILE="cheap", ARENA_DATA_DIR=str(where / "var"))
+    # Wide enough that no --help wraps a target name at its hyphen (bench's choices list).
+    env.update(COLUMNS="1000")
     return env
 
 
