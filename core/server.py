@@ -11,8 +11,9 @@ other error, CONTRACT H7) and `Connection: close`:
 
 - a request head over `max_header_bytes` (request line and headers): 431;
 - more than `max_headers` header fields: 431;
-- a request (head and body) not received within `request_timeout` seconds of its first byte:
-  408, or the connection is closed where the app has already begun its answer;
+- a request (head and body) not received within `request_timeout` seconds of its first byte
+  (of its turn, for a pipelined request: see `ArenaHttpProtocol`): 408, or the connection is
+  closed where the app has already begun its answer;
 - more than `max_connections` open connections (or running requests): 503 with Retry-After;
 - a connection idle for `keepalive_timeout` seconds, fresh ones included: closed, no answer.
 """
@@ -28,8 +29,13 @@ from typing import Any
 
 import httptools
 import uvicorn
+from uvicorn._types import ASGI3Application
 from uvicorn.config import STARTUP_FAILURE
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 from uvicorn.server import ServerState
 
 from core.settings import Settings
@@ -75,7 +81,17 @@ class ArenaHttpProtocol(HttpToolsProtocol):
 
     httptools buffers a header value until it ends (`_current_header_value += ...`), so counting
     in `on_header` would come too late: the bytes of an unfinished head are counted as they
-    arrive, and the exact size is checked again once the head is complete."""
+    arrive, and the exact size is checked again once the head is complete.
+
+    Time, one rule kept by `_settle_timers` after every event that can change it (bytes read, a
+    request's last byte, an answer's last byte): while a request is being received and every
+    answer before it on this connection is complete, its clock runs (`request_timeout`, from its
+    first byte, any bytes outside a request included); while nothing is being received or
+    answered, the keep-alive clock runs; while the app answers, neither (the app's time).
+    A pipelined request (its bytes in before the answers to those before it) starts its clock
+    when its turn comes: uvicorn queues it and pauses reading, so until then the time is the
+    server's, not the client's. uvicorn alone arms no timer for it: its half-sent body held the
+    connection for ever (issue 20, F1)."""
 
     def __init__(
         self,
@@ -89,6 +105,10 @@ class ArenaHttpProtocol(HttpToolsProtocol):
         # Our own 503 (JSON, Retry-After, counting this connection) replaces uvicorn's.
         self.limit_concurrency = None
         self._reading_head = True
+        #: A request has begun (a byte of it, or of what may become one, is in) and not ended.
+        self._receiving = False
+        #: The request whose answer is being written (or awaited from the app).
+        self._active: RequestResponseCycle | None = None
         self._head_bytes = 0
         self._header_count = 0
         self._request_timer: asyncio.TimerHandle | None = None
@@ -101,9 +121,7 @@ class ArenaHttpProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         # uvicorn arms its keep-alive timer only after a response: a connection that never sends
         # a byte would stay open for ever.
-        self.timeout_keep_alive_task = self.loop.call_later(
-            self.timeout_keep_alive, self.timeout_keep_alive_handler
-        )
+        self._settle_timers()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_request_timer()
@@ -112,19 +130,20 @@ class ArenaHttpProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return
+        # Bytes between requests are a request's first bytes too (a stray CRLF every few seconds
+        # must not hold the connection): the parser's callbacks below say where requests end.
+        self._receiving = self._receiving or bool(data)
         if self._reading_head:
-            if self._request_timer is None:
-                self._request_timer = self.loop.call_later(
-                    self.limits.request_timeout, self._request_timed_out
-                )
             self._head_bytes += len(data)
         super().data_received(data)
         if self._reading_head and self._head_bytes > self.limits.max_header_bytes:
             self._refuse(431, "Request Header Fields Too Large")
+        self._settle_timers()
 
     # --- parser callbacks ----------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        self._receiving = True
         self._header_count = 0
         super().on_message_begin()
 
@@ -151,10 +170,54 @@ class ArenaHttpProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
+        # The next request in the same bytes, if any, gets its own clock (`_settle_timers`).
         self._cancel_request_timer()
+        self._receiving = False
         self._reading_head = True
         self._head_bytes = 0
         super().on_message_complete()
+
+    # --- answers -------------------------------------------------------------------------------
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        # uvicorn starts each request's app here, a pipelined one when the answer before it ends.
+        self._active = cycle
+        super()._start_asgi_task(cycle, app)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._settle_timers()
+
+    # --- time ----------------------------------------------------------------------------------
+
+    def _earlier_answer_pending(self) -> bool:
+        """Is a request before the one being received still waiting for, or in, its answer?"""
+        if self.pipeline:
+            return True  # queued requests (the one being received among them, maybe)
+        if self._reading_head:
+            return self.cycle is not None and not self.cycle.response_complete
+        return False  # its body is being read: `self.cycle` is its own, and it runs
+
+    def _settle_timers(self) -> None:
+        if self._refused or self.transport.is_closing():
+            return
+        if self._receiving:
+            if not self._earlier_answer_pending():
+                self._unset_keepalive_if_required()
+                if self._request_timer is None:
+                    self._request_timer = self.loop.call_later(
+                        self.limits.request_timeout, self._request_timed_out
+                    )
+            # else: its clock starts when its turn comes (`on_response_complete`)
+            return
+        self._cancel_request_timer()
+        idle = not self.pipeline and (self.cycle is None or self.cycle.response_complete)
+        if idle and self.timeout_keep_alive_task is None:
+            # E.g. an answer sent before the end of its request's body: uvicorn armed the
+            # keep-alive timer then, and the body's last bytes cancelled it.
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self.timeout_keep_alive_handler
+            )
 
     # --- refusals ------------------------------------------------------------------------------
 
@@ -172,13 +235,18 @@ class ArenaHttpProtocol(HttpToolsProtocol):
         self._refused = True
         self._cancel_request_timer()
         self._unset_keepalive_if_required()
-        cycle = self.cycle
-        answering = cycle is None or cycle.response_complete or not cycle.response_started
-        if cycle is not None and not cycle.response_complete:
-            # The app (if running) gets http.disconnect and may write nothing more.
-            cycle.disconnected = True
-            cycle.keep_alive = False
-            cycle.message_event.set()
+        # The answer being written is the running request's, which is not `self.cycle` when
+        # requests are queued behind it: an answer begun there must not be cut by ours.
+        active = self._active
+        answering = active is None or active.response_complete or not active.response_started
+        queued = [cycle for cycle, _ in self.pipeline]
+        self.pipeline.clear()
+        for cycle in {id(c): c for c in (active, self.cycle, *queued) if c is not None}.values():
+            if not cycle.response_complete:
+                # The app (if running) gets http.disconnect and may write nothing more.
+                cycle.disconnected = True
+                cycle.keep_alive = False
+                cycle.message_event.set()
         if answering and not self.transport.is_closing():
             body = json.dumps({"detail": detail}, separators=(",", ":")).encode()
             head = [STATUS_LINE[status]]

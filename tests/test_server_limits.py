@@ -208,6 +208,102 @@ def test_idle_connections_are_closed(tmp_path: Path) -> None:
         assert 0.9 < elapsed < 2.0
 
 
+# --- time: pipelined and split requests (issue 20, F1) -------------------------------------------
+
+GET_STATUS = HEAD + b"\r\n"
+#: A login's head and 5 of its 100 body bytes: never finished.
+HALF_LOGIN = (
+    b"POST /token HTTP/1.1\r\nHost: t\r\n"
+    b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nusern"
+)
+
+
+def answers(received: bytes) -> list[tuple[int, dict[str, str], object]]:
+    """Every answer in `received`, in order (each framed by its Content-Length)."""
+    found = []
+    while received:
+        head, _, rest = received.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b": ")
+            if name.lower() == b"content-length":
+                length = int(value)
+        found.append(answer(head + b"\r\n\r\n" + rest[:length]))
+        received = rest[length:]
+    return found
+
+
+def assert_401_then_408(received: bytes) -> None:
+    (first, _, first_body), (last, headers, last_body) = answers(received)
+    assert (first, first_body) == (401, {"detail": "Not authenticated"})
+    assert (last, last_body) == (408, {"detail": "Request Timeout"})
+    assert (headers["content-type"], headers["connection"]) == ("application/json", "close")
+
+
+def test_pipelined_half_body_gets_408(tmp_path: Path) -> None:
+    # The GET's answer completes while the login waits in uvicorn's queue: uvicorn then arms no
+    # timer at all, and the connection stayed open for ever.
+    with server(tmp_path, ARENA_REQUEST_TIMEOUT="1") as running:
+        received, elapsed = exchange(running, GET_STATUS + HALF_LOGIN, wait=5.0)
+        assert_401_then_408(received)
+        assert 0.9 < elapsed < 2.0
+
+
+def test_pipelined_half_body_split_at_every_byte_gets_408(tmp_path: Path) -> None:
+    # The same bytes in two sends, cut at each offset in turn (all at once, on their own
+    # connections): wherever the cut falls, the login is timed out within the timeout.
+    data = GET_STATUS + HALF_LOGIN
+    results: dict[int, tuple[bytes, float]] = {}
+
+    def one(cut: int) -> None:
+        try:
+            results[cut] = exchange(running, data[:cut], data[cut:], pause=0.1, wait=5.0)
+        except TimeoutError:
+            results[cut] = (b"", float("inf"))  # still open after `wait`
+
+    with server(tmp_path, ARENA_REQUEST_TIMEOUT="1") as running:
+        threads = [threading.Thread(target=one, args=(cut,)) for cut in range(1, len(data))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert sorted(results) == list(range(1, len(data)))
+    for cut, (received, elapsed) in sorted(results.items()):
+        assert elapsed < 3.0, f"cut after {data[:cut][-20:]!r}: closed after {elapsed:.1f} s"
+        assert_401_then_408(received)
+
+
+def test_pipelined_100_continue_body_gets_408(tmp_path: Path) -> None:
+    # The login waits for "100 Continue", which uvicorn sends when the app reads the body; the
+    # body never comes.
+    expecting = HALF_LOGIN.replace(b"\r\n\r\nusern", b"\r\nExpect: 100-continue\r\n\r\n")
+    with server(tmp_path, ARENA_REQUEST_TIMEOUT="1") as running:
+        received, elapsed = exchange(running, GET_STATUS + expecting, wait=5.0)
+        assert received.count(b"HTTP/1.1 100 Continue\r\n\r\n") == 1
+        assert_401_then_408(received.replace(b"HTTP/1.1 100 Continue\r\n\r\n", b""))
+        assert 0.9 < elapsed < 2.0
+
+
+def test_pipelined_complete_requests_are_answered_then_idle_closed(tmp_path: Path) -> None:
+    with server(tmp_path, ARENA_REQUEST_TIMEOUT="1", ARENA_KEEPALIVE_TIMEOUT="1") as running:
+        received, elapsed = exchange(running, GET_STATUS * 3, wait=5.0)
+        assert [status for status, _, _ in answers(received)] == [401, 401, 401]
+        assert 0.9 < elapsed < 2.0
+
+
+def test_idle_after_an_answer_given_before_the_body_ended(tmp_path: Path) -> None:
+    # raw_asgi answers without reading the body: uvicorn arms its keep-alive timer with the
+    # answer, and the body's last bytes cancelled it; nothing armed it again.
+    env = server_env(tmp_path, ARENA_KEEPALIVE_TIMEOUT="1")
+    with serve("raw", env=env, app="bench.baseline:raw_asgi", ready_path="/status/") as running:
+        head = HEAD + b"Content-Length: 10\r\n\r\n"
+        received, elapsed = exchange(running, head + b"12345", b"67890", pause=0.3, wait=5.0)
+        assert [(status, body) for status, _, body in answers(received)] == [
+            (200, {"status": "ok"})
+        ]
+        assert 1.2 < elapsed < 2.3  # the keep-alive timeout from the last byte (at 0.3 s)
+
+
 # --- connections ------------------------------------------------------------------------------
 
 
