@@ -5,6 +5,7 @@ Each server is what the conformance suite runs: `conformance.servers.serve`, i.e
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
@@ -12,11 +13,13 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
 
+from bench.baseline import json_bytes, lifespan, send_body
 from conformance.servers import Server, serve, server_env
 from core import server as core_server
 from core.server import ArenaConfig, ArenaHttpProtocol, ServerLimits, uvicorn_config
@@ -302,6 +305,48 @@ def test_idle_after_an_answer_given_before_the_body_ended(tmp_path: Path) -> Non
             (200, {"status": "ok"})
         ]
         assert 1.2 < elapsed < 2.3  # the keep-alive timeout from the last byte (at 0.3 s)
+
+
+async def slow_first(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """An ASGI app (served by the test below) that takes 1.5 s over /slow, never reading its
+    body, and answers any other request with the length of its body."""
+    if scope["type"] == "lifespan":
+        await lifespan(receive, send)
+        return
+    if scope["path"] == "/slow":
+        await asyncio.sleep(1.5)
+        body = b""
+    else:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+    await send_body(send, 200, json_bytes({"read": len(body)}))
+
+
+def test_a_pipelined_request_s_clock_starts_at_its_turn(tmp_path: Path) -> None:
+    # The login is queued behind /slow, and uvicorn reads nothing more until /slow is answered:
+    # the rest of its body, sent at once, is read only then. Counted from its first byte, its
+    # clock (1 s) would run out while the server, not the client, held it.
+    env = server_env(tmp_path, ARENA_REQUEST_TIMEOUT="1")
+    app = "tests.test_server_limits:slow_first"
+    with serve("slow", env=env, app=app, ready_path="/status/") as running:
+        login = (
+            b"POST /token HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 10\r\n\r\n"
+        )
+        received, _ = exchange(
+            running,
+            b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n" + login + b"12345",
+            b"67890",
+            pause=0.3,
+            wait=5.0,
+        )
+    assert [(status, body) for status, _, body in answers(received)] == [
+        (200, {"read": 0}),
+        (200, {"read": 10}),
+    ]
 
 
 # --- connections ------------------------------------------------------------------------------
