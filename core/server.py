@@ -15,7 +15,10 @@ other error, CONTRACT H7) and `Connection: close`:
   (of its turn, for a pipelined request: see `ArenaHttpProtocol`): 408, or the connection is
   closed where the app has already begun its answer;
 - more than `max_connections` open connections (or running requests): 503 with Retry-After;
-- a connection idle for `keepalive_timeout` seconds, fresh ones included: closed, no answer.
+- a connection idle for `keepalive_timeout` seconds, fresh ones included: closed, no answer;
+- more than `MAX_READ_AHEAD` requests pipelined ahead of their turn: the rest is not read, and
+  the connection is closed after the answers to those read (uvicorn alone parses and queues
+  every request a client pipelines: 6.8 MB of GETs on one connection took 500 MB).
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ from core.settings import Settings
 
 #: The Retry-After of the 503 for too many connections: free slots come back within seconds.
 BUSY_RETRY_AFTER = b"1"
+#: Requests of one connection read and queued while an earlier one is answered; clients that
+#: pipeline (few do) resend what a closed connection left unanswered.
+MAX_READ_AHEAD = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +120,8 @@ class ArenaHttpProtocol(HttpToolsProtocol):
         self._request_timer: asyncio.TimerHandle | None = None
         self._refusal: tuple[int, str, tuple[tuple[bytes, bytes], ...]] | None = None
         self._refused = False
+        #: MAX_READ_AHEAD reached: nothing more is read; the last request queued closes.
+        self._read_ahead_full = False
 
     # --- connection events ---------------------------------------------------------------------
 
@@ -128,7 +136,7 @@ class ArenaHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._refused:
+        if self._refused or self._read_ahead_full:
             return
         # Bytes between requests are a request's first bytes too (a stray CRLF every few seconds
         # must not hold the connection): the parser's callbacks below say where requests end.
@@ -165,6 +173,9 @@ class ArenaHttpProtocol(HttpToolsProtocol):
         ):
             self.logger.warning("Over ARENA_MAX_CONNECTIONS: answering 503.")
             self._refusal = (503, "Service Unavailable", ((b"retry-after", BUSY_RETRY_AFTER),))
+            raise _Refused
+        if len(self.pipeline) >= MAX_READ_AHEAD:
+            self._read_ahead_full = True
             raise _Refused
         self._reading_head = False
         super().on_headers_complete()
@@ -224,6 +235,11 @@ class ArenaHttpProtocol(HttpToolsProtocol):
     def send_400_response(self, msg: str) -> None:
         """uvicorn's answer to anything the parser refuses: ours when a callback refused, and
         JSON (H7) for a malformed request."""
+        if self._read_ahead_full and self._refusal is None:
+            # Not a refusal: those queued are answered, the last one with Connection: close.
+            self.cycle.keep_alive = False
+            self.flow.pause_reading()
+            return
         status, detail, headers = self._refusal or (400, msg, ())
         self._refuse(status, detail, headers)
 

@@ -22,7 +22,13 @@ import uvicorn
 from bench.baseline import json_bytes, lifespan, send_body
 from conformance.servers import Server, serve, server_env
 from core import server as core_server
-from core.server import ArenaConfig, ArenaHttpProtocol, ServerLimits, uvicorn_config
+from core.server import (
+    MAX_READ_AHEAD,
+    ArenaConfig,
+    ArenaHttpProtocol,
+    ServerLimits,
+    uvicorn_config,
+)
 from core.settings import Settings
 
 HEAD = b"GET /status/ HTTP/1.1\r\nHost: t\r\n"
@@ -347,6 +353,17 @@ def test_a_pipelined_request_s_clock_starts_at_its_turn(tmp_path: Path) -> None:
         (200, {"read": 0}),
         (200, {"read": 10}),
     ]
+
+
+def test_requests_read_ahead_are_bounded(tmp_path: Path) -> None:
+    # uvicorn parses and queues every request pipelined: 6.8 MB of GETs on one connection took
+    # the server to 500 MB. Now the first is answered with the MAX_READ_AHEAD queued behind it,
+    # the last of them closing the connection; the rest is never read.
+    with server(tmp_path) as running:
+        received, _ = exchange(running, GET_STATUS * 100, wait=5.0)
+    found = answers(received)
+    assert [status for status, _, _ in found] == [401] * (1 + MAX_READ_AHEAD)
+    assert [headers.get("connection") for _, headers, _ in found][-2:] == [None, "close"]
 
 
 # --- connections ------------------------------------------------------------------------------
