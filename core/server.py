@@ -16,6 +16,9 @@ other error, CONTRACT H7) and `Connection: close`:
   closed where the app has already begun its answer;
 - more than `max_connections` open connections (or running requests): 503 with Retry-After;
 - a connection idle for `keepalive_timeout` seconds, fresh ones included: closed, no answer;
+- an answer the client stops reading (its transport's buffer full, no byte of it taken for
+  `request_timeout` seconds): the connection is dropped (uvicorn alone waits for ever, its app
+  task and the connection slot with it);
 - more than `MAX_READ_AHEAD` requests pipelined ahead of their turn: the rest is not read, and
   the connection is closed after the answers to those read (uvicorn alone parses and queues
   every request a client pipelines: 6.8 MB of GETs on one connection took 500 MB).
@@ -118,6 +121,7 @@ class ArenaHttpProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._header_count = 0
         self._request_timer: asyncio.TimerHandle | None = None
+        self._write_timer: asyncio.TimerHandle | None = None
         self._refusal: tuple[int, str, tuple[tuple[bytes, bytes], ...]] | None = None
         self._refused = False
         #: MAX_READ_AHEAD reached: nothing more is read; the last request queued closes.
@@ -133,7 +137,21 @@ class ArenaHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_request_timer()
+        self._cancel_write_timer()
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        # The transport's buffer is full: the client is not taking the answer. It has
+        # request_timeout seconds to take enough of it for the buffer to drain (resume_writing).
+        super().pause_writing()
+        if self._write_timer is None:
+            self._write_timer = self.loop.call_later(
+                self.limits.request_timeout, self._write_timed_out
+            )
+
+    def resume_writing(self) -> None:
+        self._cancel_write_timer()
+        super().resume_writing()
 
     def data_received(self, data: bytes) -> None:
         if self._refused or self._read_ahead_full:
@@ -281,6 +299,20 @@ class ArenaHttpProtocol(HttpToolsProtocol):
         self._request_timer = None
         self.logger.info("Request not received within ARENA_REQUEST_TIMEOUT: closing.")
         self._refuse(408, "Request Timeout")
+
+    def _write_timed_out(self) -> None:
+        self._write_timer = None
+        self.logger.info("Answer not read within ARENA_REQUEST_TIMEOUT: dropping the connection.")
+        self._cancel_request_timer()
+        self._refused = True  # nothing more is read or answered
+        # abort, not close: close would wait for the buffer to drain, which is what never comes.
+        # connection_lost then tells the app (http.disconnect) and ends its waiting send().
+        self.transport.abort()
+
+    def _cancel_write_timer(self) -> None:
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
 
     def _cancel_request_timer(self) -> None:
         if self._request_timer is not None:

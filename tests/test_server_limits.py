@@ -366,6 +366,24 @@ def test_requests_read_ahead_are_bounded(tmp_path: Path) -> None:
     assert [headers.get("connection") for _, headers, _ in found][-2:] == [None, "close"]
 
 
+def test_an_answer_the_client_does_not_read_is_dropped(tmp_path: Path) -> None:
+    # Twenty copies of Swagger UI's 1.5 MB bundle asked for, none read: the buffers fill, the
+    # app waits to write. uvicorn alone waits for ever, holding a connection slot.
+    asset = b"GET /docs/assets/swagger-ui-bundle.js HTTP/1.1\r\nHost: t\r\n\r\n"
+    with server(tmp_path, ARENA_REQUEST_TIMEOUT="1") as running, socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(address(running))
+        sock.sendall(asset * 20)
+        time.sleep(4)  # the buffers fill within 1 s; then 1 s without progress
+        sock.settimeout(5)
+        taken = 0
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := sock.recv(1 << 20):
+                taken += len(chunk)
+    # What the kernel buffers held, then the end: far from the 30 MB asked for.
+    assert taken < 10 * 1024 * 1024, taken
+
+
 # --- connections ------------------------------------------------------------------------------
 
 
