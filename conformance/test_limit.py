@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from urllib.parse import urlsplit
 
@@ -27,8 +28,11 @@ def live_only(target: Target) -> None:
         pytest.skip("live only: the limits belong to the server, not to the ASGI app")
 
 
-async def exchange(target: Target, data: bytes, wait: float = 30.0) -> tuple[bytes, float]:
-    """Send `data`, then read until the server closes: what came back, and when it closed."""
+async def exchange(
+    target: Target, *parts: bytes, pause: float = 0.0, wait: float = 30.0
+) -> tuple[bytes, float]:
+    """Send `parts` (`pause` seconds apart), then read until the server closes: what came back,
+    and when it closed (seconds from the first byte sent)."""
     assert target.url is not None
     url = urlsplit(target.url)
     assert url.hostname is not None
@@ -37,13 +41,21 @@ async def exchange(target: Target, data: bytes, wait: float = 30.0) -> tuple[byt
     received = b""
     try:
         try:
-            writer.write(data)
-            await writer.drain()
+            for n, part in enumerate(parts):
+                if n and pause:
+                    await asyncio.sleep(pause)
+                writer.write(part)
+                await writer.drain()
         except ConnectionError:
             pass  # refused part-way: what matters is what came back
-        # A server that keeps the connection open past `wait` answers with the time it held it.
+        # A server that keeps the connection open past `wait` answers with the time it held it
+        # (and what it sent until then).
+        deadline = start + wait
         with contextlib.suppress(ConnectionError, TimeoutError):
-            received = await asyncio.wait_for(reader.read(), timeout=wait)
+            while chunk := await asyncio.wait_for(
+                reader.read(65536), timeout=max(0.0, deadline - time.monotonic())
+            ):
+                received += chunk
     finally:
         writer.close()
     return received, time.monotonic() - start
@@ -100,3 +112,77 @@ async def test_unfinished_request(target: Target) -> None:
     received, elapsed = await exchange(target, b"GET /status/ HTTP/1.1\r\nHost: t\r\n", wait=25)
     assert elapsed < 20, f"the server held an unfinished request open for {elapsed:.0f} s"
     assert_refused(received, 408)
+
+
+#: The contract's default ARENA_REQUEST_TIMEOUT, and the slack a loaded machine may need.
+REQUEST_TIMEOUT = 10.0
+SLACK = 2.0
+GET_STATUS = request()
+#: A login's head and 5 of its 100 body bytes, never finished.
+HALF_LOGIN = (
+    b"POST /token HTTP/1.1\r\nHost: t\r\n"
+    b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nusern"
+)
+PIPELINED = GET_STATUS + HALF_LOGIN
+#: The login after a GET, sent in ways a server's clock could miss: name -> (parts, pause).
+PIPELINED_WAYS: dict[str, tuple[tuple[bytes, ...], float]] = {
+    "in one send": ((PIPELINED,), 0.0),
+    "every byte its own send": (tuple(bytes([byte]) for byte in PIPELINED), 0.01),
+    "cut inside the GET's head": ((PIPELINED[:20], PIPELINED[20:]), 0.3),
+    "cut after the GET": ((GET_STATUS, HALF_LOGIN), 0.3),
+    "cut inside the login's head": ((PIPELINED[:60], PIPELINED[60:]), 0.3),
+    "cut before the body": ((PIPELINED[:-5], PIPELINED[-5:]), 0.3),
+    "cut inside the body": ((PIPELINED[:-2], PIPELINED[-2:]), 0.3),
+    "after 100-continue": (
+        (GET_STATUS + HALF_LOGIN[:-9] + b"\r\nExpect: 100-continue\r\n\r\n",),
+        0.0,
+    ),
+}
+
+
+def answers(received: bytes) -> list[tuple[int, bytes, bytes]]:
+    """(status, head, body) of each final answer in `received`, in order; 1xx skipped."""
+    found = []
+    while received:
+        head, _, rest = received.partition(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        fields = [line.partition(b":") for line in head.lower().split(b"\r\n")[1:]]
+        length = next((int(value) for name, _, value in fields if name == b"content-length"), 0)
+        if status >= 200:
+            found.append((status, head, rest[:length]))
+        received = rest[length:]
+    return found
+
+
+async def pipelined(target: Target, way: str) -> str | None:
+    """What is wrong with the server's answers to PIPELINED sent `way` (None: nothing)."""
+    parts, pause = PIPELINED_WAYS[way]
+    received, elapsed = await exchange(target, *parts, pause=pause, wait=REQUEST_TIMEOUT * 2)
+    try:
+        got = answers(received)
+    except (ValueError, IndexError):
+        return f"{way}: not HTTP answers: {received[:300]!r}"
+    seen = [(status, body.decode("latin-1")) for status, _, body in got]
+    if elapsed > REQUEST_TIMEOUT + SLACK:
+        return f"{way}: held open {elapsed:.1f} s (answers so far: {seen})"
+    if [status for status, _, _ in got] != [401, 408]:
+        return f"{way}: expected the GET's 401, then 408; got {seen}"
+    _, head, body = got[1]
+    if json.loads(body) != {"detail": "Request Timeout"} or b"application/json" not in head:
+        return f"{way}: the 408 is not the contract's JSON: {head!r} {body!r}"
+    return None
+
+
+@check(
+    "LIMIT-004",
+    MUST,
+    "CONTRACT Limits below the app",
+    "a login's half-sent body pipelined behind a GET, in one send or split at any byte (after a "
+    "100-continue too), gets 408 within the request timeout of its turn, then the close",
+)
+async def test_pipelined_unfinished_request(target: Target) -> None:
+    live_only(target)
+    # Each way on its own connection, all at once: one request timeout for the whole check.
+    found = await asyncio.gather(*(pipelined(target, way) for way in PIPELINED_WAYS))
+    wrong = [what for what in found if what is not None]
+    assert not wrong, f"{len(wrong)} of {len(found)} ways wrong: " + "; ".join(wrong)

@@ -1,211 +1,31 @@
 """How the apps are served: one uvicorn configuration with limits below the app.
 
-uvicorn with httptools (its default) accepts request heads of any size and count and never times
-out a client that sends a request slowly or connects and sends nothing. `ArenaHttpProtocol`, a
-small subclass of uvicorn's httptools protocol, bounds all of that; `uvicorn_config()` is the one
-place the server is configured, used by `scopes-arena serve` and by the conformance suite's live
-servers (through `python -m core.server APP`), so both run with the same limits.
-
-Every refusal here is an HTTP answer where one can still be given (JSON with `detail`, like every
-other error, CONTRACT H7) and `Connection: close`:
-
-- a request head over `max_header_bytes` (request line and headers): 431;
-- more than `max_headers` header fields: 431;
-- a request (head and body) not received within `request_timeout` seconds of its first byte:
-  408, or the connection is closed where the app has already begun its answer;
-- more than `max_connections` open connections (or running requests): 503 with Retry-After;
-- a connection idle for `keepalive_timeout` seconds, fresh ones included: closed, no answer.
+`uvicorn_config()` is the one place the server is configured, used by `scopes-arena serve` and
+by the conformance suite's live servers (through `python -m core.server APP`), so both run with
+the same limits: those of `core.connection.ArenaHttpProtocol` (request heads, time, connections,
+read-ahead; the list is in that module), from the ARENA_* settings.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
-import httptools
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
-from uvicorn.server import ServerState
 
+from core.connection import MAX_READ_AHEAD, ArenaConfig, ArenaHttpProtocol, ServerLimits
 from core.settings import Settings
 
-#: The Retry-After of the 503 for too many connections: free slots come back within seconds.
-BUSY_RETRY_AFTER = b"1"
-
-
-@dataclass(frozen=True, slots=True)
-class ServerLimits:
-    max_header_bytes: int = 64 * 1024
-    max_headers: int = 128
-    request_timeout: float = 10.0
-    keepalive_timeout: int = 5
-    max_connections: int = 512
-
-    @classmethod
-    def of(cls, settings: Settings) -> ServerLimits:
-        return cls(
-            max_header_bytes=settings.max_header_bytes,
-            max_headers=settings.max_headers,
-            request_timeout=settings.request_timeout,
-            keepalive_timeout=settings.keepalive_timeout,
-            max_connections=settings.max_connections,
-        )
-
-
-class ArenaConfig(uvicorn.Config):
-    """uvicorn's Config carrying our limits: it is pickled into each worker process (spawn),
-    so the limits travel with it, whatever the workers' environment."""
-
-    def __init__(self, app: str, *, limits: ServerLimits, **options: Any) -> None:
-        super().__init__(app, **options)
-        self.limits = limits
-
-
-class _Refused(Exception):
-    """Raised inside a parser callback to stop parsing a request that is being refused."""
-
-
-class ArenaHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with bounds on the request head, on time and on connections.
-
-    httptools buffers a header value until it ends (`_current_header_value += ...`), so counting
-    in `on_header` would come too late: the bytes of an unfinished head are counted as they
-    arrive, and the exact size is checked again once the head is complete."""
-
-    def __init__(
-        self,
-        config: uvicorn.Config,
-        server_state: ServerState,
-        app_state: dict[str, Any],
-        _loop: asyncio.AbstractEventLoop | None = None,
-    ) -> None:
-        super().__init__(config, server_state, app_state, _loop)
-        self.limits = config.limits if isinstance(config, ArenaConfig) else ServerLimits()
-        # Our own 503 (JSON, Retry-After, counting this connection) replaces uvicorn's.
-        self.limit_concurrency = None
-        self._reading_head = True
-        self._head_bytes = 0
-        self._header_count = 0
-        self._request_timer: asyncio.TimerHandle | None = None
-        self._refusal: tuple[int, str, tuple[tuple[bytes, bytes], ...]] | None = None
-        self._refused = False
-
-    # --- connection events ---------------------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        # uvicorn arms its keep-alive timer only after a response: a connection that never sends
-        # a byte would stay open for ever.
-        self.timeout_keep_alive_task = self.loop.call_later(
-            self.timeout_keep_alive, self.timeout_keep_alive_handler
-        )
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_request_timer()
-        super().connection_lost(exc)
-
-    def data_received(self, data: bytes) -> None:
-        if self._refused:
-            return
-        if self._reading_head:
-            if self._request_timer is None:
-                self._request_timer = self.loop.call_later(
-                    self.limits.request_timeout, self._request_timed_out
-                )
-            self._head_bytes += len(data)
-        super().data_received(data)
-        if self._reading_head and self._head_bytes > self.limits.max_header_bytes:
-            self._refuse(431, "Request Header Fields Too Large")
-
-    # --- parser callbacks ----------------------------------------------------------------------
-
-    def on_message_begin(self) -> None:
-        self._header_count = 0
-        super().on_message_begin()
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._header_count += 1
-        if self._header_count > self.limits.max_headers:
-            self._refusal = (431, "Request Header Fields Too Large", ())
-            raise _Refused
-        super().on_header(name, value)
-
-    def on_headers_complete(self) -> None:
-        head = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
-        if head > self.limits.max_header_bytes:
-            self._refusal = (431, "Request Header Fields Too Large", ())
-            raise _Refused
-        if (
-            len(self.connections) > self.limits.max_connections
-            or len(self.tasks) >= self.limits.max_connections
-        ):
-            self.logger.warning("Over ARENA_MAX_CONNECTIONS: answering 503.")
-            self._refusal = (503, "Service Unavailable", ((b"retry-after", BUSY_RETRY_AFTER),))
-            raise _Refused
-        self._reading_head = False
-        super().on_headers_complete()
-
-    def on_message_complete(self) -> None:
-        self._cancel_request_timer()
-        self._reading_head = True
-        self._head_bytes = 0
-        super().on_message_complete()
-
-    # --- refusals ------------------------------------------------------------------------------
-
-    def send_400_response(self, msg: str) -> None:
-        """uvicorn's answer to anything the parser refuses: ours when a callback refused, and
-        JSON (H7) for a malformed request."""
-        status, detail, headers = self._refusal or (400, msg, ())
-        self._refuse(status, detail, headers)
-
-    def _refuse(
-        self, status: int, detail: str, headers: Sequence[tuple[bytes, bytes]] = ()
-    ) -> None:
-        if self._refused:
-            return
-        self._refused = True
-        self._cancel_request_timer()
-        self._unset_keepalive_if_required()
-        cycle = self.cycle
-        answering = cycle is None or cycle.response_complete or not cycle.response_started
-        if cycle is not None and not cycle.response_complete:
-            # The app (if running) gets http.disconnect and may write nothing more.
-            cycle.disconnected = True
-            cycle.keep_alive = False
-            cycle.message_event.set()
-        if answering and not self.transport.is_closing():
-            body = json.dumps({"detail": detail}, separators=(",", ":")).encode()
-            head = [STATUS_LINE[status]]
-            for name, value in (
-                *self.server_state.default_headers,
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-                *headers,
-            ):
-                head.extend((name, b": ", value, b"\r\n"))
-            self.transport.write(b"".join((*head, b"\r\n", body)))
-        self.transport.close()
-
-    def _request_timed_out(self) -> None:
-        self._request_timer = None
-        self.logger.info("Request not received within ARENA_REQUEST_TIMEOUT: closing.")
-        self._refuse(408, "Request Timeout")
-
-    def _cancel_request_timer(self) -> None:
-        if self._request_timer is not None:
-            self._request_timer.cancel()
-            self._request_timer = None
-
-
-# httptools raises its callback error for our _Refused; make sure that stays a parser error.
-assert issubclass(httptools.HttpParserCallbackError, httptools.HttpParserError)
+__all__ = [
+    "MAX_READ_AHEAD",
+    "ArenaConfig",
+    "ArenaHttpProtocol",
+    "ServerLimits",
+    "main",
+    "run",
+    "uvicorn_config",
+]
 
 
 def uvicorn_config(

@@ -36,6 +36,16 @@ _SITE = """\
 # In nginx.conf's http { } block. make cluster writes this one (deploy/nginx.py).
 limit_conn_zone $binary_remote_addr zone=per_client:10m;
 
+# The Allow of nginx's own 405 (TRACE, CONNECT: it never passes them on), per route as the
+# apps answer; a path that is no route gets the apps' 404 instead.
+map $request_uri $arena_allow {
+    default                                              "";
+    ~^/token(?:\\?|$)                                     POST;
+    ~^/(?:status|users/me|users/me/items)/(?:\\?|$)       GET;
+    ~^/(?:openapi\\.json|docs)(?:\\?|$)                    GET;
+    ~^/docs/assets/[A-Za-z0-9_-][A-Za-z0-9._-]*(?:\\?|$)  GET;
+}
+
 upstream arena {
     # Round-robin, nginx's default: every instance shares one database and one secret key,
     # so any of them can serve any request, a token minted by one included.
@@ -78,26 +88,47 @@ server {
         add_header            X-Upstream $upstream_addr always;
     }
 
-    # nginx's own refusals in the contract's JSON, not nginx's HTML pages. Internal URIs, not
-    # named locations: a request line nginx refuses has no URI to carry to a named one.
-    error_page 400     /_nginx/400;
+    # Every status nginx answers by itself, in the contract's JSON (H7), never nginx's HTML
+    # pages. Internal URIs, not named locations: a request line nginx refuses has no URI to
+    # carry to a named one. The apps' own answers pass through untouched (no
+    # proxy_intercept_errors). 495-497 are TLS client-certificate and plain-HTTP-to-TLS
+    # refusals, for a listener with TLS; 502 and 504 are an instance unreachable or silent.
+    error_page 400 495 496 497 =400 /_nginx/400;
+    error_page 403     /_nginx/403;
     error_page 404     /_nginx/404;
+    error_page 405 =   /_nginx/405;  # "=": the status its location gives (404 off the routes)
     error_page 408     /_nginx/408;
+    error_page 411     /_nginx/411;
     error_page 413     /_nginx/413;
     error_page 414 494 =431 /_nginx/431;
+    error_page 500     /_nginx/500;
+    error_page 501     /_nginx/501;
     error_page 502 503 504 =503 /_nginx/503;
+    error_page 505     /_nginx/505;
     location /_nginx/ {
         internal;
         default_type application/json;
         location = /_nginx/400 { return 400 '{"detail": "Bad Request"}'; }
+        location = /_nginx/403 { return 403 '{"detail": "Forbidden"}'; }
         location = /_nginx/404 { return 404 '{"detail": "Not Found"}'; }
+        location = /_nginx/405 {
+            if ($arena_allow = "") {
+                return 404 '{"detail": "Not Found"}';
+            }
+            add_header Allow $arena_allow always;
+            return 405 '{"detail": "Method Not Allowed"}';
+        }
         location = /_nginx/408 { return 408 '{"detail": "Request Timeout"}'; }
+        location = /_nginx/411 { return 411 '{"detail": "Length Required"}'; }
         location = /_nginx/413 { return 413 '{"detail": "Request body too large"}'; }
         location = /_nginx/431 { return 431 '{"detail": "Request Header Fields Too Large"}'; }
+        location = /_nginx/500 { return 500 '{"detail": "Internal Server Error"}'; }
+        location = /_nginx/501 { return 501 '{"detail": "Not Implemented"}'; }
         location = /_nginx/503 {
             add_header Retry-After 1 always;
             return 503 '{"detail": "Service Unavailable"}';
         }
+        location = /_nginx/505 { return 505 '{"detail": "HTTP Version Not Supported"}'; }
     }
 }
 """

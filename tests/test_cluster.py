@@ -34,6 +34,7 @@ from deploy import nginx
 from deploy.cluster import Cluster, ClusterError, Instance, without_password
 from deploy.postgres import TempPostgres
 from tests.conftest import new_postgres
+from tests.test_nginx_errors import REFUSED, ask, assert_json
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "reports" / "cluster.json"
@@ -242,6 +243,14 @@ def test_nginx_s_own_refusals_are_json(cluster: Cluster) -> None:
     assert (nul.status_code, nul.json()) == (400, {"detail": "Bad Request"})
     inner = httpx.get(f"{cluster.url}/_nginx/503", timeout=10)
     assert (inner.status_code, inner.json()) == (404, {"detail": "Not Found"})
+    # What nginx answered with its HTML pages (issue 20, F9); every other status nginx answers
+    # by itself is in tests/test_nginx_errors.py, in front of one instance.
+    assert cluster.balancer is not None
+    for case in ("TRACE", "unknown Transfer-Encoding", "HTTP/2.0 request line"):
+        data, expected, allow = REFUSED[case]
+        answer = ask(cluster.balancer, data)
+        assert_json(answer, expected)
+        assert answer[1].get("allow") == allow
     # The contract's 32 KiB token still reaches an app, which answers its own 401.
     long_token = _me(cluster.url, "a" * (32 * 1024))
     assert long_token.status_code == 401

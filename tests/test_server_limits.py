@@ -5,6 +5,7 @@ Each server is what the conformance suite runs: `conformance.servers.serve`, i.e
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
@@ -12,14 +13,22 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
 
+from bench.baseline import json_bytes, lifespan, send_body
 from conformance.servers import Server, serve, server_env
 from core import server as core_server
-from core.server import ArenaConfig, ArenaHttpProtocol, ServerLimits, uvicorn_config
+from core.server import (
+    MAX_READ_AHEAD,
+    ArenaConfig,
+    ArenaHttpProtocol,
+    ServerLimits,
+    uvicorn_config,
+)
 from core.settings import Settings
 
 HEAD = b"GET /status/ HTTP/1.1\r\nHost: t\r\n"
@@ -206,6 +215,173 @@ def test_idle_connections_are_closed(tmp_path: Path) -> None:
         received, elapsed = exchange(running, HEAD + b"\r\n")
         assert answer(received)[0] == 401
         assert 0.9 < elapsed < 2.0
+
+
+# --- time: pipelined and split requests (issue 20, F1) -------------------------------------------
+
+GET_STATUS = HEAD + b"\r\n"
+#: A login's head and 5 of its 100 body bytes: never finished.
+HALF_LOGIN = (
+    b"POST /token HTTP/1.1\r\nHost: t\r\n"
+    b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nusern"
+)
+
+
+def answers(received: bytes) -> list[tuple[int, dict[str, str], object]]:
+    """Every answer in `received`, in order (each framed by its Content-Length)."""
+    found = []
+    while received:
+        head, _, rest = received.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b": ")
+            if name.lower() == b"content-length":
+                length = int(value)
+        found.append(answer(head + b"\r\n\r\n" + rest[:length]))
+        received = rest[length:]
+    return found
+
+
+def assert_401_then_408(received: bytes) -> None:
+    (first, _, first_body), (last, headers, last_body) = answers(received)
+    assert (first, first_body) == (401, {"detail": "Not authenticated"})
+    assert (last, last_body) == (408, {"detail": "Request Timeout"})
+    assert (headers["content-type"], headers["connection"]) == ("application/json", "close")
+
+
+def test_pipelined_half_body_gets_408(tmp_path: Path) -> None:
+    # The GET's answer completes while the login waits in uvicorn's queue: uvicorn then arms no
+    # timer at all, and the connection stayed open for ever.
+    with server(tmp_path, ARENA_REQUEST_TIMEOUT="1") as running:
+        received, elapsed = exchange(running, GET_STATUS + HALF_LOGIN, wait=5.0)
+        assert_401_then_408(received)
+        assert 0.9 < elapsed < 2.0
+
+
+def test_pipelined_half_body_split_at_every_byte_gets_408(tmp_path: Path) -> None:
+    # The same bytes in two sends, cut at each offset in turn (all at once, on their own
+    # connections): wherever the cut falls, the login is timed out within the timeout.
+    data = GET_STATUS + HALF_LOGIN
+    results: dict[int, tuple[bytes, float]] = {}
+
+    def one(cut: int) -> None:
+        try:
+            results[cut] = exchange(running, data[:cut], data[cut:], pause=0.1, wait=5.0)
+        except TimeoutError:
+            results[cut] = (b"", float("inf"))  # still open after `wait`
+
+    with server(tmp_path, ARENA_REQUEST_TIMEOUT="1") as running:
+        threads = [threading.Thread(target=one, args=(cut,)) for cut in range(1, len(data))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert sorted(results) == list(range(1, len(data)))
+    for cut, (received, elapsed) in sorted(results.items()):
+        assert elapsed < 3.0, f"cut after {data[:cut][-20:]!r}: closed after {elapsed:.1f} s"
+        assert_401_then_408(received)
+
+
+def test_pipelined_100_continue_body_gets_408(tmp_path: Path) -> None:
+    # The login waits for "100 Continue", which uvicorn sends when the app reads the body; the
+    # body never comes.
+    expecting = HALF_LOGIN.replace(b"\r\n\r\nusern", b"\r\nExpect: 100-continue\r\n\r\n")
+    with server(tmp_path, ARENA_REQUEST_TIMEOUT="1") as running:
+        received, elapsed = exchange(running, GET_STATUS + expecting, wait=5.0)
+        assert received.count(b"HTTP/1.1 100 Continue\r\n\r\n") == 1
+        assert_401_then_408(received.replace(b"HTTP/1.1 100 Continue\r\n\r\n", b""))
+        assert 0.9 < elapsed < 2.0
+
+
+def test_pipelined_complete_requests_are_answered_then_idle_closed(tmp_path: Path) -> None:
+    with server(tmp_path, ARENA_REQUEST_TIMEOUT="1", ARENA_KEEPALIVE_TIMEOUT="1") as running:
+        received, elapsed = exchange(running, GET_STATUS * 3, wait=5.0)
+        assert [status for status, _, _ in answers(received)] == [401, 401, 401]
+        assert 0.9 < elapsed < 2.0
+
+
+def test_idle_after_an_answer_given_before_the_body_ended(tmp_path: Path) -> None:
+    # raw_asgi answers without reading the body: uvicorn arms its keep-alive timer with the
+    # answer, and the body's last bytes cancelled it; nothing armed it again.
+    env = server_env(tmp_path, ARENA_KEEPALIVE_TIMEOUT="1")
+    with serve("raw", env=env, app="bench.baseline:raw_asgi", ready_path="/status/") as running:
+        head = HEAD + b"Content-Length: 10\r\n\r\n"
+        received, elapsed = exchange(running, head + b"12345", b"67890", pause=0.3, wait=5.0)
+        assert [(status, body) for status, _, body in answers(received)] == [
+            (200, {"status": "ok"})
+        ]
+        assert 1.2 < elapsed < 2.3  # the keep-alive timeout from the last byte (at 0.3 s)
+
+
+async def slow_first(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """An ASGI app (served by the test below) that takes 1.5 s over /slow, never reading its
+    body, and answers any other request with the length of its body."""
+    if scope["type"] == "lifespan":
+        await lifespan(receive, send)
+        return
+    if scope["path"] == "/slow":
+        await asyncio.sleep(1.5)
+        body = b""
+    else:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+    await send_body(send, 200, json_bytes({"read": len(body)}))
+
+
+def test_a_pipelined_request_s_clock_starts_at_its_turn(tmp_path: Path) -> None:
+    # The login is queued behind /slow, and uvicorn reads nothing more until /slow is answered:
+    # the rest of its body, sent at once, is read only then. Counted from its first byte, its
+    # clock (1 s) would run out while the server, not the client, held it.
+    env = server_env(tmp_path, ARENA_REQUEST_TIMEOUT="1")
+    app = "tests.test_server_limits:slow_first"
+    with serve("slow", env=env, app=app, ready_path="/status/") as running:
+        login = (
+            b"POST /token HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 10\r\n\r\n"
+        )
+        received, _ = exchange(
+            running,
+            b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n" + login + b"12345",
+            b"67890",
+            pause=0.3,
+            wait=5.0,
+        )
+    assert [(status, body) for status, _, body in answers(received)] == [
+        (200, {"read": 0}),
+        (200, {"read": 10}),
+    ]
+
+
+def test_requests_read_ahead_are_bounded(tmp_path: Path) -> None:
+    # uvicorn parses and queues every request pipelined: 6.8 MB of GETs on one connection took
+    # the server to 500 MB. Now the first is answered with the MAX_READ_AHEAD queued behind it,
+    # the last of them closing the connection; the rest is never read.
+    with server(tmp_path) as running:
+        received, _ = exchange(running, GET_STATUS * 100, wait=5.0)
+    found = answers(received)
+    assert [status for status, _, _ in found] == [401] * (1 + MAX_READ_AHEAD)
+    assert [headers.get("connection") for _, headers, _ in found][-2:] == [None, "close"]
+
+
+def test_an_answer_the_client_does_not_read_is_dropped(tmp_path: Path) -> None:
+    # Twenty copies of Swagger UI's 1.5 MB bundle asked for, none read: the buffers fill, the
+    # app waits to write. uvicorn alone waits for ever, holding a connection slot.
+    asset = b"GET /docs/assets/swagger-ui-bundle.js HTTP/1.1\r\nHost: t\r\n\r\n"
+    with server(tmp_path, ARENA_REQUEST_TIMEOUT="1") as running, socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.connect(address(running))
+        sock.sendall(asset * 20)
+        time.sleep(4)  # the buffers fill within 1 s; then 1 s without progress
+        sock.settimeout(5)
+        taken = 0
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := sock.recv(1 << 20):
+                taken += len(chunk)
+    # What the kernel buffers held, then the end: far from the 30 MB asked for.
+    assert taken < 10 * 1024 * 1024, taken
 
 
 # --- connections ------------------------------------------------------------------------------
