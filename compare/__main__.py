@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from compare import adapters, page, readme, sources
+from compare import adapters, page, readme, sources, targets
 from compare.sources import ROOT, SOURCES
 
 
@@ -74,7 +74,7 @@ def refresh(reports: Path, *, run: bool, bench: bool) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    found = adapters.load(ROOT)
+    found = adapters.load(ROOT, targets.keys())
     if args.readme is not None:
         changed = readme.rewrite(args.readme, sources.load(args.reports), found)
         print(f"{args.readme}: comparison block {'rewritten' if changed else 'unchanged'}")

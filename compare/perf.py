@@ -16,15 +16,18 @@ matplotlib.use("Agg")  # no display: files only
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
+from compare import targets
+
 READS = ("status", "me", "items")
 PATHS = {"status": "GET /status/", "me": "GET /users/me/", "items": "GET /users/me/items/"}
 FRAMEWORKS = ("fastapi", "litestar", "starlette")
 COLORS = {"fastapi": "#05998b", "litestar": "#c98a00", "starlette": "#5161d6"}
 GREY = "#6b7280"
 #: How a target's bar looks beside its implementation's: the same hue, lighter further out.
-ALPHA = {"impl": 1.0, "ceiling": 0.6, "bare": 0.3, "raw-core": 0.9, "raw": 0.45}
+ALPHA = {"impl": 1.0, "native": 0.75, "ceiling": 0.6, "bare": 0.3, "raw-core": 0.9, "raw": 0.45}
 KIND_LABEL = {
     "impl": "implementation",
+    "native": "documented way",
     "ceiling": "wiring ceiling",
     "bare": "bare endpoint",
     "raw": "raw ASGI",
@@ -38,7 +41,9 @@ def ordered_targets(bench: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """Each framework's implementation, ceiling and bare endpoint together, then the raw
     baselines, then anything else the report has."""
     targets: dict[str, dict[str, Any]] = bench.get("targets") or {}
-    order = [n for f in FRAMEWORKS for n in (f, f"ceiling-{f}", f"bare-{f}")]
+    order = [
+        n for f in targets.keys() for n in (f, f"native-{f}", f"ceiling-{f}", f"bare-{f}")
+    ]
     order += ["raw-core", "raw-asgi"]
     names = [n for n in order if n in targets] + [n for n in targets if n not in order]
     return [(name, targets[name]) for name in names]
@@ -88,7 +93,7 @@ def peak_mib(target: dict[str, Any]) -> float | None:
 
 
 def color(target: dict[str, Any]) -> tuple[str, float]:
-    hue = COLORS.get(str(target.get("framework")), GREY)
+    hue = {t.key: t.colour for t in targets.frameworks()}.get(str(target.get("framework")), GREY)
     return hue, ALPHA.get(str(target.get("kind")), 1.0)
 
 
@@ -235,6 +240,7 @@ def soak_chart(bench: dict[str, Any], path: Path) -> bool:
                 label=name)  # fmt: skip
     ax.set_xlabel("soak requests (each with one of many distinct valid tokens)")
     ax.set_ylabel("RSS, MiB")
+    ax.set_ylim(bottom=0)  # from zero: a growth of a few KiB must not look like a climb
     ax.legend()
     _save(fig, path)
     return True
