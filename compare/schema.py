@@ -253,3 +253,20 @@ FUZZ = {
     ],
 }
 META = {"date": str, "machine": str, "commit": str, "note": Opt(str), "bench": Opt(str)}
+
+
+def free(shape: Any, path: list[str | int]) -> bool:
+    """Whether the field at `path` lies inside an ANY: a value the page shows as recorded,
+    whatever its type (an answer's body)."""
+    for key in path:
+        if shape is ANY:
+            return True
+        if isinstance(shape, Opt):
+            shape = shape.shape
+        if isinstance(shape, dict) and isinstance(key, str):
+            shape = shape.get(key, shape.get("*"))
+        elif isinstance(shape, list) and isinstance(key, int):
+            shape = shape[0]
+        else:
+            return False
+    return shape is ANY
