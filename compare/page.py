@@ -450,9 +450,10 @@ def origin_line(reports: Reports, name: str) -> str:
         return f"this machine's run ({file})"
     if where == "reference":
         meta = reports.reference or {}
+        caveat = meta.get(name) if name in ("bench", "fuzz") else None
         return (
             f"the reference run in the repository ({file}; {meta.get('machine', '?')}, "
-            f"{meta.get('date', '?')})"
+            f"{meta.get('date', '?')})" + (f" — {caveat}" if caveat else "")
         )
     return "none"
 

@@ -252,7 +252,14 @@ FUZZ = {
         }
     ],
 }
-META = {"date": str, "machine": str, "commit": str, "note": Opt(str), "bench": Opt(str)}
+META = {
+    "date": str,
+    "machine": str,
+    "commit": str,
+    "note": Opt(str),
+    "bench": Opt(str),
+    "fuzz": Opt(str),
+}
 
 
 def free(shape: Any, path: list[str | int]) -> bool:

@@ -269,7 +269,7 @@ def test_missing_and_stale_reports_are_named_with_their_make_target(
     assert sources.state(sources.SOURCES[3], reports) == "stale"
     assert sources.state(sources.SOURCES[0], reports) == "fresh"
     # Without a report, the page still builds and says how to make it.
-    text = page.build(sources.load(empty), {}, empty / "index.html").read_text()
+    text = page.build(sources.load(empty, reference=None), {}, empty / "index.html").read_text()
     assert "<code>make bench</code> makes it" in text
     assert "<code>make conformance</code> makes it" in text
 
@@ -278,8 +278,11 @@ def test_main_builds_the_page_and_prints_its_path(
     reports: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["--reports", str(reports), "--no-run"]) == 0
-    out = capsys.readouterr().out.strip()
-    assert out == str((reports / "index.html").resolve())
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1] == str((reports / "index.html").resolve())
+    # A short summary: one line per report, where it came from.
+    assert len(out) <= 8
+    assert out[0].strip().startswith("conformance: this machine's run (reports/conformance.json)")
 
 
 def test_markers_pair_up_and_name_known_concerns() -> None:
@@ -370,3 +373,61 @@ def test_the_frameworks_own_way_lists_what_each_native_app_fails(built: str) -> 
     own = rows["the framework's own way (bench/native) through the suite"]
     fails = report["summary"]["native-starlette"]["must_failed"]
     assert own["starlette"] == f"{fails} of {len(report['checks'])} checks fail"
+
+
+def test_the_reference_set_stands_in_for_missing_reports_and_says_so(
+    reports: Path, tmp_path: Path
+) -> None:
+    reference = tmp_path / "reference"
+    shutil.copytree(reports, reference)
+    (reference / "meta.json").write_text(json.dumps(
+        {"date": "2026-12-01", "machine": "Refbox CPU, 2 CPUs", "commit": "abc1234"}))  # fmt: skip
+    empty = tmp_path / "empty" / "reports"
+    empty.mkdir(parents=True)
+    loaded = sources.load(empty, reference=reference)
+    assert set(loaded.origin.values()) == {"reference"}
+    text = section(page.build(loaded, {}, empty / "index.html").read_text(), "performance")
+    assert 'data-origin="reference"' in text
+    assert "Refbox CPU, 2 CPUs" in text and "2026-12-01" in text
+    # A local full run replaces it, and the page says so.
+    shutil.copy(reports / "bench.json", empty / "bench.json")
+    loaded = sources.load(empty, reference=reference)
+    assert loaded.origin["bench"] == "local"
+    text = section(page.build(loaded, {}, empty / "index.html").read_text(), "performance")
+    assert 'data-origin="local"' in text
+
+
+def test_a_smoke_bench_is_never_shown_as_performance(reports: Path, tmp_path: Path) -> None:
+    bench = fixture("bench.json")
+    bench["meta"]["options"].update(seconds=1, runs=1)
+    (reports / "bench.json").write_text(json.dumps(bench))
+    loaded = sources.load(reports, reference=None)
+    assert loaded.bench is None
+    text = section(page.build(loaded, {}, reports / "index.html").read_text(), "performance")
+    assert "is a smoke run" in text
+    assert '<table class="reads">' not in text
+
+
+def test_an_outside_implementation_is_a_column(reports: Path) -> None:
+    mine = fixture("conformance.json")
+    results = {c["id"]: c["results"]["starlette"] for c in mine["checks"]}
+    mine["targets"] = [{"name": "mine", "mode": "url", "url": "http://127.0.0.1:9", "factory": None}]
+    mine["summary"] = {"mine": mine["summary"]["starlette"]}
+    for check in mine["checks"]:
+        check["results"] = {"mine": results[check["id"]]}
+    del mine["differential"]
+    (reports / "mine").mkdir()
+    (reports / "mine" / "conformance.json").write_text(json.dumps(mine))
+    loaded = sources.load(reports, ours=targets.keys())
+    assert [o.names for o in loaded.outside] == [["mine"]]
+    built = page.build(loaded, {}, reports / "index.html").read_text()
+    for name in ("glance", "conformance"):
+        assert 'mine <span class="tag">(outside)</span>' in section(built, name)
+    rows = {r.question: r.cells for r in summary.glance(loaded, {})}
+    conformance = next(cells for q, cells in rows.items() if q.startswith("conformance"))
+    assert conformance["mine"] == "all pass (1 skipped)"
+    # Named on the command line instead.
+    moved = reports.parent / "elsewhere.json"
+    (reports / "mine" / "conformance.json").rename(moved)
+    assert sources.load(reports, ours=targets.keys()).outside == []
+    assert [o.names for o in sources.load(reports, outside=(moved,)).outside] == [["mine"]]
