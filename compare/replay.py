@@ -17,10 +17,10 @@ from typing import Any
 DEMO_PASSWORDS = {"johndoe": "secret", "alice": "secretalice"}
 BASE_LINE = "BASE=http://127.0.0.1:8000  # make serve IMPL=<name>"
 _BEARER = re.compile(
-    r"""(['"])(Authorization: Bearer ([\w=-]+\.[\w=-]+\.[\w=-]*))\1""", re.IGNORECASE
+    r"""(['"])(Authorization: *Bearer +)([\w=-]+\.[\w=-]+\.[\w=-]*)\1""", re.IGNORECASE
 )
 #: A report that writes `<token>` for a valid token of the demo user.
-_PLACEHOLDER = re.compile(r"""(['"])(Authorization: Bearer <token>)\1""", re.IGNORECASE)
+_PLACEHOLDER = re.compile(r"""(['"])(Authorization: *Bearer +)(<token>)\1""", re.IGNORECASE)
 PLACEHOLDER_CLAIMS = {"sub": "johndoe", "scope": "me items"}
 #: Reads the access token out of the JSON answer with sed, so no jq or Python is needed.
 _EXTRACT = r"""sed -E 's/.*"access_token": *"([^"]+)".*/\1/'"""
@@ -57,7 +57,8 @@ def replayable(curl: str, statuses: Collection[int | None] = ()) -> list[str]:
     scopes = scope.split() if isinstance(scope, str) else [str(s) for s in scope or []]
     if user not in DEMO_PASSWORDS:
         return [curl]
-    fresh = curl[: match.start()] + '"Authorization: Bearer $TOKEN"' + curl[match.end() :]
+    # Only the token changes: the scheme's spelling and spacing are part of what was sent.
+    fresh = curl[: match.start()] + f'"{match.group(2)}$TOKEN"' + curl[match.end() :]
     return [login_line(str(user), scopes), fresh]
 
 

@@ -165,7 +165,14 @@ CONFORMANCE = {
     "targets": [{"name": str, "mode": Opt(str), "url": Opt(str), "factory": Opt(str)}],
     "startup_errors": Opt({"*": str}),
     "errors": Opt([str]),
-    "summary": {"*": {"*": INT}},
+    "summary": {
+        "*": {
+            **{f"{level}_{how}": INT for level in ("must", "should") for how in ("passed", "failed")},
+            "skipped": INT,
+            "blocked": INT,
+            "*": ANY,
+        }
+    },
     "checks": [
         {
             "id": str,
