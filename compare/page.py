@@ -455,7 +455,7 @@ def origin_line(reports: Reports, name: str) -> str:
             f"the reference run in the repository ({file}; {meta.get('machine', '?')}, "
             f"{meta.get('date', '?')})" + (f" — {caveat}" if caveat else "")
         )
-    return "none"
+    return "no report yet"
 
 
 # --- the page ----------------------------------------------------------------------------------

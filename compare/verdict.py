@@ -184,22 +184,20 @@ def _concerns(adapter: Adapter) -> list[str]:
 
 
 def answers(diff: dict[str, Any] | None, keys: list[str]) -> dict[str, list[str]]:
-    """Per implementation, the framework-dependent answers where not every framework agrees
-    (from the differential run's framework differences)."""
-    found: dict[str, list[str]] = {k: [] for k in keys}
+    """Per implementation, each framework-dependent answer it gave where the frameworks do not
+    all answer alike (from the differential run), with how many probes drew it."""
+    found: dict[str, dict[str, int]] = {k: {} for k in keys}
     for difference in (diff or {}).get("framework_differences") or []:
-        labelled = {
-            k: ", ".join((difference.get("answers") or {}).get(k) or []) or "as specified"
-            for k in keys
-        }
+        labelled = {k: tuple((difference.get("answers") or {}).get(k) or []) for k in keys}
         if len(set(labelled.values())) < 2:
             continue
-        for key, label in labelled.items():
-            if label != "as specified":
-                text = f"{label} ({difference.get('probe')})"
-                if text not in found[key]:
-                    found[key].append(text)
-    return found
+        for key, labels in labelled.items():
+            for label in labels:
+                found[key][label] = found[key].get(label, 0) + 1
+    return {
+        key: [f"{label} ({n} probe{'s' if n != 1 else ''})" for label, n in labels.items()]
+        for key, labels in found.items()
+    }
 
 
 def build(reports: Reports, adapters: dict[str, Adapter], frameworks: list[Target]) -> Verdicts:

@@ -3,6 +3,7 @@ section, and its numbers are the fixtures' (computed here from the fixture JSON,
 
 from __future__ import annotations
 
+import copy
 import json
 from html import unescape
 import os
@@ -431,3 +432,60 @@ def test_an_outside_implementation_is_a_column(reports: Path) -> None:
     (reports / "mine" / "conformance.json").rename(moved)
     assert sources.load(reports, ours=targets.keys()).outside == []
     assert [o.names for o in sources.load(reports, outside=(moved,)).outside] == [["mine"]]
+
+
+def test_the_verdict_calls_a_gap_within_the_noise_a_tie() -> None:
+    from compare import verdict
+
+    names = {k: k.title() for k in "abcde"}
+    verdicts = {k: verdict.Verdict(targets.Target(k, names[k], "#000")) for k in names}
+    reads = {"a": 1000.0, "b": 1060.0, "c": 1500.0, "d": 1450.0, "e": 2000.0}
+    metric = verdict.Metric("fastest", "slowest", reads, str, "#x", True, True)
+    assert verdict.judge(metric, verdicts, names) is None
+    assert [k for k, v in verdicts.items() if v.best] == ["e"]
+    # b is 6% above a: within the 10% noise, both are the slowest.
+    assert sorted(k for k, v in verdicts.items() if v.worst) == ["a", "b"]
+    assert verdicts["e"].best[0].figure == "2000.0 (A: 1000.0)"
+    close = verdict.Metric("fast", "slow", {"a": 100.0, "b": 109.0}, str, "#x", True, True)
+    tie = verdict.judge(close, verdicts, names)
+    assert tie is not None and tie.text.startswith("Tie (within 10%)")
+    counted = verdict.Metric("few", "many", {"a": 1.0, "b": 2.0}, str, "#x", False, False)
+    assert verdict.judge(counted, verdicts, names) is None
+    assert verdicts["a"].best[-1].text == "few" and verdicts["b"].worst[-1].text == "many"
+
+
+def test_any_number_of_frameworks(
+    reports: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five (or more) implementations: every section and the verdict have a column or a card
+    for each; nothing in compare/ counts them."""
+    extra = ["flask", "django"]
+    base = list(targets.frameworks())
+    monkeypatch.setattr(
+        targets, "frameworks",
+        lambda: (*base, *(targets.Target(k, k.title() + "X", "#123456") for k in extra)),
+    )  # fmt: skip
+    report = fixture("conformance.json")
+    for name in extra:
+        report["targets"].append({**report["targets"][2], "name": name})
+        report["summary"][name] = report["summary"]["starlette"]
+        for check in report["checks"]:
+            check["results"][name] = check["results"]["starlette"]
+        report["differential"]["targets"].append(name)
+    (reports / "conformance.json").write_text(json.dumps(report))
+    bench = fixture("bench.json")
+    for offset, name in enumerate(extra):
+        target = copy.deepcopy(bench["targets"]["fastapi"])
+        target["framework"] = name
+        target["scenarios"]["items"]["requests_per_s"]["median"] = 20000.0 + offset * 5000
+        bench["targets"][name] = target
+    (reports / "bench.json").write_text(json.dumps(bench))
+    loaded = sources.load(reports, reference=None)
+    text = page.build(loaded, {}, reports / "index.html", charts=False).read_text()
+    cards = re.findall(r'data-framework="([^"]+)"', section(text, "verdict"))
+    assert cards == [t.key for t in targets.frameworks()]
+    assert "DjangoX" in section(text, "glance") and "FlaskX" in section(text, "conformance")
+    # The fastest of five is named as such in its card.
+    django = re.search(r'data-framework="django">(.*?)</div>', text, re.DOTALL)
+    assert django and "Most authenticated reads per second" in django.group(1)
+    assert "25,000 req/s" in django.group(1)
