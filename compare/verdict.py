@@ -77,7 +77,7 @@ def judge(metric: Metric, verdicts: dict[str, Verdict], names: dict[str, str]) -
     if close(top, bottom):
         figures = ", ".join(f"{names[k]} {metric.unit(values[k])}" for k in order)
         tie = f"within {NOISE:.0%}" if metric.measured else "equal"
-        return Claim(f"Tie ({tie}): {metric.best}", figures, metric.anchor)
+        return Claim(f"{metric.best}: a tie ({tie})", figures, metric.anchor)
     best = [k for k in order if close(values[k], top)]
     worst = [k for k in order if close(values[k], bottom) and k not in best]
     for key in best:

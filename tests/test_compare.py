@@ -249,6 +249,15 @@ def test_readme_block_is_rewritten_between_the_markers(reports: Path, tmp_path: 
     assert "| | FastAPI | Litestar | Starlette |" in text
     assert "| GET /users/me/items/ req/s (median) | 5,300 (0.57x bare) |" in text
     assert not readme.rewrite(target, sources.load(reports), found)  # idempotent
+    # What the page concludes, at the top, from the same verdict.
+    target.write_text(f"# x\n\n{readme.VERDICT_BEGIN}\n{readme.VERDICT_END}\n\n"
+                      f"{readme.BEGIN}\n{readme.END}\n")  # fmt: skip
+    assert readme.rewrite(target, sources.load(reports), found)
+    text = target.read_text()
+    assert text.index("- **Starlette**. Best: Most authenticated reads per second") < text.index(
+        "| | FastAPI |"
+    )
+    assert "9,900 req/s (FastAPI: 5,300 req/s)" in text
     target.write_text("no markers\n")
     with pytest.raises(readme.MarkersMissing):
         readme.rewrite(target, sources.load(reports), found)
@@ -448,7 +457,7 @@ def test_the_verdict_calls_a_gap_within_the_noise_a_tie() -> None:
     assert verdicts["e"].best[0].figure == "2000.0 (A: 1000.0)"
     close = verdict.Metric("fast", "slow", {"a": 100.0, "b": 109.0}, str, "#x", True, True)
     tie = verdict.judge(close, verdicts, names)
-    assert tie is not None and tie.text.startswith("Tie (within 10%)")
+    assert tie is not None and tie.text == "fast: a tie (within 10%)"
     counted = verdict.Metric("few", "many", {"a": 1.0, "b": 2.0}, str, "#x", False, False)
     assert verdict.judge(counted, verdicts, names) is None
     assert verdicts["a"].best[-1].text == "few" and verdicts["b"].worst[-1].text == "many"
