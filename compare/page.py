@@ -328,6 +328,22 @@ def spread(value: dict[str, float] | None) -> dict[str, str] | None:
     return {k: num(value.get(k)) for k in ("median", "min", "max")}
 
 
+#: The bench's cost ladder (bench.analysis.LADDER, STEPS): rung -> label, cheapest first.
+LADDER = {
+    "bare": "bare endpoint",
+    "guard": "bare + Guard",
+    "ceiling": "wiring ceiling",
+    "impl": "implementation",
+    "native": "documented way",
+}
+STEPS = (
+    ("guard", "Guard adds"),
+    ("wiring", "wiring adds"),
+    ("core", "core adds"),
+    ("native_vs_ours", "documented way − ours"),
+)
+
+
 def performance_data(reports: Reports, charts: list[perf.Chart]) -> dict[str, Any] | None:
     bench = reports.bench
     if bench is None:
@@ -348,6 +364,8 @@ def performance_data(reports: Reports, charts: list[perf.Chart]) -> dict[str, An
                 "reads": [spread(perf.rps(target, s)) for s in perf.READS],
                 "latency": [num(lat.get(k), 2) for k in ("p50", "p90", "p99")],
                 "bare": num(share, 2, "×") if target.get("kind") != "bare" else "—",
+                "us": num(perf.median_of(target, "items", "us_per_request"), 1),
+                "cpu": num(perf.median_of(target, "items", "cpu_us_per_request"), 1),
                 "mixed": None
                 if mixed is None
                 else {
@@ -369,7 +387,27 @@ def performance_data(reports: Reports, charts: list[perf.Chart]) -> dict[str, An
                 else "—",
             }
         )
+    ladders = [
+        {
+            "framework": targets.display(str(ladder.get("framework"))),
+            "path": perf.PATHS.get(str(ladder.get("scenario")), ladder.get("scenario")),
+            "rungs": [
+                (num((ladder.get("rungs") or {}).get(r, {}).get("us_per_request"), 1),
+                 num((ladder.get("rungs") or {}).get(r, {}).get("cpu_us_per_request"), 1))
+                for r in LADDER
+            ],
+            "deltas": [
+                (num((ladder.get("deltas") or {}).get(d, {}).get("us"), 1),
+                 num((ladder.get("deltas") or {}).get(d, {}).get("cpu_us"), 1))
+                for d, _ in STEPS
+            ],
+        }
+        for ladder in bench.get("ladders") or []
+    ]  # fmt: skip
     return {
+        "ladders": ladders,
+        "rungs": list(LADDER.values()),
+        "steps": [label for _, label in STEPS],
         "meta": meta,
         "machine": meta.get("machine") or {},
         "options": meta.get("options") or {},

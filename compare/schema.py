@@ -209,6 +209,8 @@ SCENARIO = {
     "logins_per_s": Opt(SPREAD),
     "argon2_alone_per_s": Opt(SPREAD),
     "logins_503": Opt(INT),
+    "us_per_request": Opt(SPREAD),
+    "cpu_us_per_request": Opt(SPREAD),
     "runs": [{"requests_per_s": NUMBER, "latency_ms": {"p50": NUMBER, "p90": NUMBER, "p99": NUMBER}}],
 }
 BENCH = {
@@ -244,6 +246,22 @@ BENCH = {
         [{"id": str, "target": str, "scenario": str, "rule": str, "observed": str, "met": Opt(bool)}]
     ),
     "failed": Opt([str]),
+    "ladders": Opt(
+        [
+            {
+                "framework": str,
+                "scenario": str,
+                "rungs": {
+                    "*": {
+                        "target": str,
+                        "us_per_request": Opt(NUMBER),
+                        "cpu_us_per_request": Opt(NUMBER),
+                    }
+                },
+                "deltas": Opt({"*": {"us": Opt(NUMBER), "cpu_us": Opt(NUMBER)}}),
+            }
+        ]
+    ),
 }
 FUZZ = {
     "implementation": str,

@@ -45,6 +45,8 @@ class Verdict:
     worst: list[Claim] = field(default_factory=list)
     #: Where the framework answers differently from the others (the contract allows either).
     differs: list[Claim] = field(default_factory=list)
+    #: Neutral facts: ours beside the framework's documented way.
+    facts: list[Claim] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -97,6 +99,10 @@ def _rps(value: float) -> str:
     return f"{value:,.0f} req/s"
 
 
+def _us(value: float) -> str:
+    return f"{value:,.1f} µs CPU/request"
+
+
 def _ms(value: float) -> str:
     return f"{value:.2f} ms"
 
@@ -140,12 +146,19 @@ def metrics(reports: Reports, adapters: dict[str, Adapter], keys: list[str]) -> 
             for k in keys
             if (t := native_target(bench, k)) is not None and (v := perf.median_of(t, "items"))
         }
+        cpu = {
+            k: v
+            for k in keys
+            if (v := perf.median_of(targets.get(k) or {}, "items", "cpu_us_per_request"))
+        }
         found += [
             Metric("Most authenticated reads per second (GET /users/me/items/)",
                    "Fewest authenticated reads per second (GET /users/me/items/)",
                    reads, _rps, "#perf-reads", True, True),
             Metric("Lowest p99 latency of authenticated reads", "Highest p99 latency of "
                    "authenticated reads", p99, _ms, "#perf-reads", False, True),
+            Metric("Least server CPU per authenticated read", "Most server CPU per "
+                   "authenticated read", cpu, _us, "#perf-ladder", False, True),
             Metric("Fastest documented way (bench/native)", "Slowest documented way "
                    "(bench/native)", native, _rps, "#perf-reads", True, True),
         ]  # fmt: skip
@@ -200,6 +213,25 @@ def answers(diff: dict[str, Any] | None, keys: list[str]) -> dict[str, list[str]
     }
 
 
+def documented_way(reports: Reports, keys: list[str]) -> dict[str, Claim]:
+    """Ours beside the framework's documented way: speed (when the bench ran it) and checks."""
+    found = {}
+    own = conformance_view.totals(reports.native) if reports.native is not None else {}
+    for key in keys:
+        parts = []
+        bench = reports.bench or {}
+        mine = perf.median_of((bench.get("targets") or {}).get(key) or {}, "items")
+        native = native_target(bench, key)
+        theirs = perf.median_of(native, "items") if native is not None else None
+        if mine and theirs:
+            parts.append(f"{mine / theirs:.1f}× its req/s ({_rps(mine)} against {_rps(theirs)})")
+        if (fails := failed(own, f"native-{key}")) is not None:
+            parts.append(f"passing the {fails} checks it fails")
+        if parts:
+            found[key] = Claim("Ours beside its documented way", ", ".join(parts), "#native")
+    return found
+
+
 def build(reports: Reports, adapters: dict[str, Adapter], frameworks: list[Target]) -> Verdicts:
     keys = [t.key for t in frameworks]
     names = {t.key: t.name for t in frameworks}
@@ -209,6 +241,8 @@ def build(reports: Reports, adapters: dict[str, Adapter], frameworks: list[Targe
     for key, labels in answers(diff if isinstance(diff, dict) else None, keys).items():
         for label in labels:
             verdicts[key].differs.append(Claim("Answers", label, "#framework-answers"))
+    for key, claim in documented_way(reports, keys).items():
+        verdicts[key].facts.append(claim)
     missing = []
     if reports.bench is None:
         missing.append("speed: no bench report (make bench)")

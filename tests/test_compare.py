@@ -498,3 +498,34 @@ def test_any_number_of_frameworks(
     django = re.search(r'data-framework="django">(.*?)</div>', text, re.DOTALL)
     assert django and "Most authenticated reads per second" in django.group(1)
     assert "25,000 req/s" in django.group(1)
+
+
+def test_the_cost_ladder_and_the_documented_way_in_the_verdict(reports: Path) -> None:
+    """bench.json's `ladders` (bench.analysis.Ladder.as_dict) as a table; a native rung's
+    req/s beside ours in each verdict card."""
+    bench = fixture("bench.json")
+    rungs = {r: {"target": f"{r}-starlette", "us_per_request": 10.0 * (i + 1),
+                 "cpu_us_per_request": 9.0 * (i + 1)}
+             for i, r in enumerate(("bare", "guard", "ceiling", "impl", "native"))}  # fmt: skip
+    bench["ladders"] = [
+        {"framework": "starlette", "scenario": "items", "rungs": rungs,
+         "deltas": {"guard": {"us": 10.0, "cpu_us": 9.0}, "wiring": {"us": 10.0, "cpu_us": 9.0},
+                    "core": {"us": 10.0, "cpu_us": 9.0},
+                    "native_vs_ours": {"us": 10.0, "cpu_us": 9.0}}}
+    ]  # fmt: skip
+    native = copy.deepcopy(bench["targets"]["starlette"])
+    native.update(kind="native")
+    native["scenarios"]["items"]["requests_per_s"]["median"] = 4950.0
+    bench["targets"]["native-starlette"] = native
+    (reports / "bench.json").write_text(json.dumps(bench))
+    text = page.build(sources.load(reports, reference=None), {}, reports / "index.html",
+                      charts=False).read_text()  # fmt: skip
+    ladder = section(text, "performance")
+    assert 'id="perf-ladder"' in ladder
+    assert "<td>Starlette</td><td>GET /users/me/items/</td>" in ladder
+    assert '50.0 <span class="muted">(45.0)</span>' in ladder  # the native rung
+    card = re.search(r'data-framework="starlette">(.*?)</div>', text, re.DOTALL)
+    assert card
+    fails = fixture("native/conformance.json")["summary"]["native-starlette"]["must_failed"]
+    assert "2.0× its req/s (9,900 req/s against 4,950 req/s)" in card.group(1)
+    assert f"passing the {fails} checks it fails" in card.group(1)
