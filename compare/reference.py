@@ -20,6 +20,7 @@ import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from compare.sources import ROOT, is_smoke
 
@@ -46,6 +47,22 @@ def commit() -> str:
     return done.stdout.strip() or "?"
 
 
+def slim(report: dict[str, Any]) -> dict[str, Any]:
+    """A conformance report as the reference keeps it, small: each failed case's traceback cut
+    to its `E` lines and its message to its first line (what the page shows), and no separate
+    `failures` list (the same cases are in `checks`)."""
+    for check in report.get("checks") or []:
+        for result in (check.get("results") or {}).values():
+            for case in result.get("cases") or []:
+                if isinstance(case.get("detail"), str):
+                    kept = [line for line in case["detail"].splitlines() if line.startswith("E ")]
+                    case["detail"] = "\n".join(kept[:5])
+                if isinstance(case.get("message"), str):
+                    case["message"] = case["message"].strip().split("\n", 1)[0][:300]
+    report.pop("failures", None)
+    return report
+
+
 def save(reports: Path, reference: Path) -> str:
     """Copy the reports of `reports` into `reference` (a smoke bench is refused); returns what
     was copied, as a line."""
@@ -57,7 +74,11 @@ def save(reports: Path, reference: Path) -> str:
         if name == "bench.json" and is_smoke(json.loads(source.read_text())):
             continue
         (reference / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, reference / name)
+        if name.endswith("conformance.json"):
+            data = slim(json.loads(source.read_text()))
+            (reference / name).write_text(json.dumps(data, separators=(",", ":")) + "\n")
+        else:
+            shutil.copyfile(source, reference / name)
         copied.append(name)
     for summary in sorted((reports / "fuzz").glob("*/summary.json")):
         target = reference / summary.relative_to(reports)
