@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
+import sys
 import time
 import warnings
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -115,10 +115,12 @@ def summary_lines(reports: sources.Reports) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    found = adapters.load(ROOT, targets.keys())
+    found = adapters.load(ROOT, targets.implementations())
 
     def load() -> sources.Reports:
-        return sources.load(args.reports, outside=tuple(args.outside), ours=targets.keys())
+        return sources.load(
+            args.reports, outside=tuple(args.outside), ours=targets.implementations()
+        )
 
     if args.save_reference:
         print(reference.save(args.reports, sources.REFERENCE))

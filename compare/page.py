@@ -22,6 +22,8 @@ from compare.conformance_view import Contract
 from compare.schema import Problem
 from compare.sources import ROOT, SOURCES, Outside, Reports
 
+#: "times", as in 1.9 times (a multiplication sign, not an x).
+TIMES = "\u00d7"
 #: The suite's own marks (conformance/report.py): the en dash is "not run", ⊘ "could not run".
 GLYPH = {"pass": "✓", "fail": "✗", "skip": "–", "blocked": "⊘", "": ""}  # noqa: RUF001
 _BACKTICKS = re.compile(r"`([^`]+)`")
@@ -134,7 +136,7 @@ def conformance_data(reports: Reports, contract: Contract) -> dict[str, Any] | N
     names = conformance_view.columns(report)
     rows = conformance_view.rows(report)
     totals = conformance_view.totals(report)
-    implementations = [k for k in targets.keys() if k in names or f"{k}-strict" in names]
+    implementations = [k for k in targets.implementations() if k in names or f"{k}-strict" in names]
     implementations += [n for n in outside_names(reports) if n not in implementations]
     groups = []
     for group, members in conformance_view.grouped(report, contract):
@@ -173,7 +175,7 @@ def conformance_data(reports: Reports, contract: Contract) -> dict[str, Any] | N
                 "id": row.check.get("id"),
                 "title": row.check.get("title"),
                 "cells": [
-                    ", ".join(f"{v} ×{n}" for v, n in sorted(row.variants.get(c, {}).items()))
+                    ", ".join(f"{v} \u00d7{n}" for v, n in sorted(row.variants.get(c, {}).items()))
                     or "—"
                     for c in names
                 ],
@@ -205,18 +207,22 @@ def differential_data(reports: Reports) -> dict[str, Any] | None:
                 "differs_in": ", ".join(finding.get("differs_in") or []),
                 "lines": replay.replayable(str(finding.get("request")), replay.statuses(answers)),
                 "answers": [
-                    {"target": targets.display(t), "status": a.get("status"),
-                     "body": _short_json(a.get("body"))}
+                    {
+                        "target": targets.display(t),
+                        "status": a.get("status"),
+                        "body": _short_json(a.get("body")),
+                    }
                     for t, a in answers.items()
-                ],  # fmt: skip
+                ],
             }
         )
     differences = [
         {
             "probe": d.get("probe"),
             "lines": replay.replayable(str(d.get("request"))),
-            "answers": [", ".join((d.get("answers") or {}).get(c) or []) or "as specified"
-                        for c in names],  # fmt: skip
+            "answers": [
+                ", ".join((d.get("answers") or {}).get(c) or []) or "as specified" for c in names
+            ],
         }
         for d in diff.get("framework_differences") or []
     ]
@@ -247,7 +253,7 @@ def replay_data(reports: Reports) -> dict[str, Any] | None:
 
 
 def needed_data(adapters: dict[str, Adapter]) -> dict[str, Any]:
-    names = [k for k in targets.keys() if k in adapters]
+    names = [k for k in targets.implementations() if k in adapters]
     return {
         "frameworks": [{"key": k, "name": targets.display(k)} for k in names],
         "lines": [
@@ -255,9 +261,7 @@ def needed_data(adapters: dict[str, Adapter]) -> dict[str, Any]:
             for c, q in CONCERNS.items()
         ],
         "totals": [adapters[k].total_lines for k in names],
-        "workarounds": [
-            sum(len(adapters[k].workarounds(c)) for c in CONCERNS) for k in names
-        ],
+        "workarounds": [sum(len(adapters[k].workarounds(c)) for c in CONCERNS) for k in names],
         "concerns": [
             {
                 "key": concern,
@@ -340,7 +344,7 @@ STEPS = (
     ("guard", "Guard adds"),
     ("wiring", "wiring adds"),
     ("core", "core adds"),
-    ("native_vs_ours", "documented way − ours"),
+    ("native_vs_ours", "documented way \u2212 ours"),
 )
 
 
@@ -363,7 +367,7 @@ def performance_data(reports: Reports, charts: list[perf.Chart]) -> dict[str, An
                 "kind": perf.KIND_LABEL.get(str(target.get("kind")), target.get("kind")),
                 "reads": [spread(perf.rps(target, s)) for s in perf.READS],
                 "latency": [num(lat.get(k), 2) for k in ("p50", "p90", "p99")],
-                "bare": num(share, 2, "×") if target.get("kind") != "bare" else "—",
+                "bare": num(share, 2, TIMES) if target.get("kind") != "bare" else "—",
                 "us": num(perf.median_of(target, "items", "us_per_request"), 1),
                 "cpu": num(perf.median_of(target, "items", "cpu_us_per_request"), 1),
                 "mixed": None
@@ -371,9 +375,11 @@ def performance_data(reports: Reports, charts: list[perf.Chart]) -> dict[str, An
                 else {
                     "reads": num(perf.median_of(target, "mixed")),
                     "alone": num(
-                        perf.ratio(perf.median_of(target, "mixed"), perf.median_of(target, "items")),
+                        perf.ratio(
+                            perf.median_of(target, "mixed"), perf.median_of(target, "items")
+                        ),
                         2,
-                        "×",
+                        TIMES,
                     ),
                     "p99": num(perf.median_of(target, "mixed", "p99_ms"), 2),
                     "logins": num(perf.median_of(target, "mixed", "logins_per_s"), 1),
@@ -439,7 +445,7 @@ def fuzz_data(reports: Reports) -> dict[str, Any] | None:
                     "links": run.get("links_covered") or "—",
                     "failures": sum(int(f.get("count", 1)) for f in failures),
                     "titles": "; ".join(
-                        f"{f.get('title')} ×{f.get('count', 1)} on "
+                        f"{f.get('title')} \u00d7{f.get('count', 1)} on "
                         f"{', '.join(f.get('operations') or [])}"
                         for f in failures
                     ),
@@ -473,10 +479,13 @@ def glance_data(reports: Reports, adapters: dict[str, Adapter]) -> dict[str, Any
     return {
         "columns": [column(k, reports) for k in keys],
         "rows": [
-            {"question": r.question, "cells": [r.cells.get(k, "—") for k in keys],
-             "source": r.source}
+            {
+                "question": r.question,
+                "cells": [r.cells.get(k, "—") for k in keys],
+                "source": r.source,
+            }
             for r in rows
-        ],  # fmt: skip
+        ],
     }
 
 
@@ -502,7 +511,10 @@ Section = tuple[str, str, tuple[str, ...], Callable[[], dict[str, Any]]]
 
 
 def render_section(
-    ident: str, title: str, uses: tuple[str, ...], make: Callable[[], dict[str, Any]],
+    ident: str,
+    title: str,
+    uses: tuple[str, ...],
+    make: Callable[[], dict[str, Any]],
     reports: Reports,
 ) -> Markup:
     """One section, with the fields of its reports it could not read named at its top; a
@@ -514,7 +526,7 @@ def render_section(
         html = ENV.get_template(f"{ident}.html.j2").render(
             ident=ident, title=title, problems=problems, **context
         )
-    except Exception as exc:  # noqa: BLE001 (a report must never stop the page)
+    except Exception as exc:
         html = ENV.get_template("broken.html.j2").render(
             ident=ident, title=title, problems=problems, files=files,
             error=f"{type(exc).__name__}: {exc}",
@@ -538,7 +550,7 @@ def build(
     if charts and reports.bench:
         try:
             drawn = perf.write_charts(reports.bench, out.parent / "charts")
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             reports.notes.append(f"the charts could not be drawn ({type(exc).__name__}: {exc})")
     frameworks = list(targets.frameworks())
     sections: list[Section] = [

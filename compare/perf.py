@@ -41,9 +41,7 @@ def ordered_targets(bench: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """Each framework's implementation, ceiling and bare endpoint together, then the raw
     baselines, then anything else the report has."""
     targets: dict[str, dict[str, Any]] = bench.get("targets") or {}
-    order = [
-        n for f in targets.keys() for n in (f, f"native-{f}", f"ceiling-{f}", f"bare-{f}")
-    ]
+    order = [n for f in targets for n in (f, f"native-{f}", f"ceiling-{f}", f"bare-{f}")]
     order += ["raw-core", "raw-asgi"]
     names = [n for n in order if n in targets] + [n for n in targets if n not in order]
     return [(name, targets[name]) for name in names]

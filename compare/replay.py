@@ -38,10 +38,7 @@ def claims(token: str) -> dict[str, Any]:
 
 def login_line(user: str, scopes: list[str]) -> str:
     form = f"username={user}&password={DEMO_PASSWORDS[user]}&scope={' '.join(scopes)}"
-    return (
-        f'TOKEN=$(curl -sS -X POST "$BASE/token" --data-binary {shlex.quote(form)} '
-        f"| {_EXTRACT})"
-    )
+    return f'TOKEN=$(curl -sS -X POST "$BASE/token" --data-binary {shlex.quote(form)} | {_EXTRACT})'
 
 
 def replayable(curl: str, statuses: Collection[int | None] = ()) -> list[str]:

@@ -38,7 +38,10 @@ class Problem:
     found: str
 
     def __str__(self) -> str:
-        return f"{self.file}: could not read {self.field} (expected {self.expected}, found {self.found})"
+        return (
+            f"{self.file}: could not read {self.field} "
+            f"(expected {self.expected}, found {self.found})"
+        )
 
 
 def _name(shape: Any) -> str:
@@ -167,7 +170,11 @@ CONFORMANCE = {
     "errors": Opt([str]),
     "summary": {
         "*": {
-            **{f"{level}_{how}": INT for level in ("must", "should") for how in ("passed", "failed")},
+            **{
+                f"{level}_{how}": INT
+                for level in ("must", "should")
+                for how in ("passed", "failed")
+            },
             "skipped": INT,
             "blocked": INT,
             "*": ANY,
@@ -196,9 +203,7 @@ CONFORMANCE = {
                     "answers": {"*": ANSWER},
                 }
             ],
-            "framework_differences": [
-                {"probe": str, "request": str, "answers": {"*": [str]}}
-            ],
+            "framework_differences": [{"probe": str, "request": str, "answers": {"*": [str]}}],
         }
     ),
 }
@@ -211,7 +216,9 @@ SCENARIO = {
     "logins_503": Opt(INT),
     "us_per_request": Opt(SPREAD),
     "cpu_us_per_request": Opt(SPREAD),
-    "runs": [{"requests_per_s": NUMBER, "latency_ms": {"p50": NUMBER, "p90": NUMBER, "p99": NUMBER}}],
+    "runs": [
+        {"requests_per_s": NUMBER, "latency_ms": {"p50": NUMBER, "p90": NUMBER, "p99": NUMBER}}
+    ],
 }
 BENCH = {
     "meta": {
@@ -237,13 +244,20 @@ BENCH = {
             "peak_rss_kib": Opt(NUMBER),
             "memory_kib": Opt({"*": {"VmRSS": NUMBER}}),
             "scenarios": {"*": Opt(SCENARIO)},
-            "soak": Opt(
-                {"rss_kib": [[NUMBER]], "growth_second_half_kib": Opt(NUMBER)}
-            ),
+            "soak": Opt({"rss_kib": [[NUMBER]], "growth_second_half_kib": Opt(NUMBER)}),
         }
     },
     "goals": Opt(
-        [{"id": str, "target": str, "scenario": str, "rule": str, "observed": str, "met": Opt(bool)}]
+        [
+            {
+                "id": str,
+                "target": str,
+                "scenario": str,
+                "rule": str,
+                "observed": str,
+                "met": Opt(bool),
+            }
+        ]
     ),
     "failed": Opt([str]),
     "ladders": Opt(

@@ -275,8 +275,10 @@ def load(
             reports.origin[source.name] = "local"
             _load_one(reports, source.name, directory, directory.parent)
             continue
-        ref_marker = None if reference is None else reference / (
-            "fuzz" if source.name == "fuzz" else source.marker
+        ref_marker = (
+            None
+            if reference is None
+            else reference / ("fuzz" if source.name == "fuzz" else source.marker)
         )
         if ref_marker is not None and ref_marker.exists() and reference is not None:
             reports.origin[source.name] = "reference"

@@ -26,13 +26,15 @@ class GlanceRow:
 
 def columns(reports: Reports) -> list[str]:
     """The table's columns: the implementations (compare.targets), then outside ones."""
-    return [*targets.keys(), *(n for o in reports.outside for n in o.names)]
+    return [*targets.implementations(), *(n for o in reports.outside for n in o.names)]
 
 
 def _row(
     question: str, source: str, cell: Callable[[str], str | None], keys: list[str] | None = None
 ) -> GlanceRow:
-    return GlanceRow(question, {f: cell(f) or DASH for f in keys or targets.keys()}, source)
+    return GlanceRow(
+        question, {f: cell(f) or DASH for f in keys or targets.implementations()}, source
+    )
 
 
 def over_profiles(totals: dict[str, dict[str, int]], key: str) -> dict[str, int] | None:
@@ -92,7 +94,9 @@ def glance(reports: Reports, adapters: dict[str, Adapter]) -> list[GlanceRow]:
         totals = conformance_view.totals(report)
         for outside in reports.outside:
             totals |= {
-                n: c for n, c in conformance_view.totals(outside.report).items() if n in outside.names
+                n: c
+                for n, c in conformance_view.totals(outside.report).items()
+                if n in outside.names
             }
         levels = conformance_view.levels(report)
         rows.append(
@@ -197,7 +201,9 @@ def glance(reports: Reports, adapters: dict[str, Adapter]) -> list[GlanceRow]:
 
 
 def markdown(rows: list[GlanceRow], footer: str) -> str:
-    keys = list(dict.fromkeys(k for row in rows for k in row.cells)) or list(targets.keys())
+    keys = list(dict.fromkeys(k for row in rows for k in row.cells)) or list(
+        targets.implementations()
+    )
     lines = [
         "| | " + " | ".join(targets.display(k) for k in keys) + " |",
         "|---|" + "---|" * len(keys),

@@ -31,7 +31,8 @@ def frameworks() -> tuple[Target, ...]:
     )
 
 
-def keys() -> tuple[str, ...]:
+def implementations() -> tuple[str, ...]:
+    """The implementations' names (impl_<name>), in the page's order."""
     return tuple(target.key for target in frameworks())
 
 

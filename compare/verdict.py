@@ -1,7 +1,7 @@
-""""Which one for what": per framework, what it is best and worst at among those compared, each
-claim with its number and the anchor of its evidence on the page. Generated from the reports,
-never written by hand. Measured ratios within NOISE of each other are a tie: runs on one
-machine move by 5-10% (README, "Performance"), so a smaller gap says nothing."""
+"""The page's "Which one for what": per framework, what it is best and worst at among those
+compared, each claim with its number and the anchor of its evidence on the page. Generated from
+the reports, never written by hand. Measured ratios within NOISE of each other are a tie: runs
+on one machine move by 5-10% (README, "Performance"), so a smaller gap says nothing."""
 
 from __future__ import annotations
 
@@ -167,7 +167,8 @@ def metrics(reports: Reports, adapters: dict[str, Adapter], keys: list[str]) -> 
         own = {k: float(v) for k in keys if (v := failed(totals, f"native-{k}")) is not None}
         found.append(
             Metric("Its documented way fails the fewest checks", "Its documented way fails the "
-                   "most checks", own, _count("check failed", "checks failed"), "#native", False, False)
+                   "most checks", own, _count("check failed", "checks failed"), "#native", False,
+                   False)
         )  # fmt: skip
     if reports.conformance is not None:
         totals = conformance_view.totals(reports.conformance)
@@ -184,7 +185,8 @@ def metrics(reports: Reports, adapters: dict[str, Adapter], keys: list[str]) -> 
                    _count("code line", "code lines"), "#needed", False, True),
             Metric("Fewest workarounds", "Most workarounds",
                    {k: float(sum(len(adapters[k].workarounds(c)) for c in _concerns(adapters[k])))
-                    for k in present}, _count("workaround", "workarounds"), "#needed", False, False),
+                    for k in present}, _count("workaround", "workarounds"), "#needed", False,
+                   False),
             Metric("Least code for its OpenAPI document", "Most code for its OpenAPI document",
                    {k: float(adapters[k].concern_lines("openapi")) for k in present},
                    _count("code line", "code lines"), "#concern-openapi", False, True),
@@ -224,7 +226,9 @@ def documented_way(reports: Reports, keys: list[str]) -> dict[str, Claim]:
         native = native_target(bench, key)
         theirs = perf.median_of(native, "items") if native is not None else None
         if mine and theirs:
-            parts.append(f"{mine / theirs:.1f}× its req/s ({_rps(mine)} against {_rps(theirs)})")
+            parts.append(
+                f"{mine / theirs:.1f}\u00d7 its req/s ({_rps(mine)} against {_rps(theirs)})"
+            )
         if (fails := failed(own, f"native-{key}")) is not None:
             parts.append(f"passing the {fails} checks it fails")
         if parts:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import copy
 import json
-from html import unescape
 import os
 import re
 import shutil
 import statistics
+from html import unescape
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -90,7 +90,9 @@ def test_conformance_matrix_has_every_check_grouped_by_rule(built: str) -> None:
         assert f'data-group="{rule}"' in text
     assert re.search(r'data-group="H14"[^>]*>\s*<summary[^>]*><b>H14: Paths are exact', text)
     # The tutorial's own sections, by their CONTRACT.md heading.
-    assert re.search(r'data-group="Authentication"[^>]*>\s*<summary[^>]*><b>Authentication on', text)
+    assert re.search(
+        r'data-group="Authentication"[^>]*>\s*<summary[^>]*><b>Authentication on', text
+    )
     # One line per rule; group sizes add up to the checks.
     sizes = [int(n) for n in re.findall(r"</b>: (\d+) checks?,", text)]
     assert sum(sizes) == len(report["checks"])
@@ -135,7 +137,7 @@ def test_differences_show_variants_findings_and_curl_lines(built: str) -> None:
     assert counts
     for (_, _), variants in counts.items():
         for variant, n in variants.items():
-            assert f"{variant} ×{n}" in text
+            assert f"{variant} \u00d7{n}" in text
     diff = report["differential"]
     for item in diff["findings"] + diff["framework_differences"]:
         # Replayable: a fresh token from a login line where the recorded one was accepted.
@@ -150,8 +152,8 @@ def test_differences_show_variants_findings_and_curl_lines(built: str) -> None:
 
 def test_what_each_framework_needed_is_the_adapters_own_code(built: str) -> None:
     text = section(built, "needed")
-    found = adapters.load(ROOT, targets.keys())
-    assert set(found) == set(targets.keys())
+    found = adapters.load(ROOT, targets.implementations())
+    assert set(found) == set(targets.implementations())
     for concern in CONCERNS:
         assert f'id="concern-{concern}"' in text
         for adapter in found.values():
@@ -224,8 +226,14 @@ def test_versions_of_every_run(built: str) -> None:
 def test_glance_rows_come_from_the_reports(reports: Path) -> None:
     rows = {r.question: r.cells for r in summary.glance(sources.load(reports), adapters.load(ROOT))}
     conformance = fixture("conformance.json")
-    assert rows["conformance checks (9 MUST, 0 SHOULD; counts over both profiles)"]["litestar"] == "1 MUST, 0 SHOULD fail"
-    assert rows["conformance checks (9 MUST, 0 SHOULD; counts over both profiles)"]["starlette"] == "all pass (1 skipped)"
+    assert (
+        rows["conformance checks (9 MUST, 0 SHOULD; counts over both profiles)"]["litestar"]
+        == "1 MUST, 0 SHOULD fail"
+    )
+    assert (
+        rows["conformance checks (9 MUST, 0 SHOULD; counts over both profiles)"]["starlette"]
+        == "all pass (1 skipped)"
+    )
     assert len(conformance["checks"]) == 9
     bench = fixture("bench.json")["targets"]
     share = (
@@ -344,7 +352,10 @@ def test_newer_report_keys_rules_skips_and_blocks_are_used(reports: Path) -> Non
     assert text.count(f"<td>{ids[1]}</td>") == 2  # in both groups
     assert '<span class="skip" title="no key to sign with">⊘</span>' in text
     rows = {r.question: r.cells for r in summary.glance(sources.load(reports), {})}
-    assert rows["conformance checks (9 MUST, 0 SHOULD; counts over both profiles)"]["fastapi"] == "all pass (1 blocked)"
+    assert (
+        rows["conformance checks (9 MUST, 0 SHOULD; counts over both profiles)"]["fastapi"]
+        == "all pass (1 blocked)"
+    )
 
 
 def test_the_frameworks_own_way_lists_what_each_native_app_fails(built: str) -> None:
@@ -398,7 +409,8 @@ def test_the_reference_set_stands_in_for_missing_reports_and_says_so(
     assert set(loaded.origin.values()) == {"reference"}
     text = section(page.build(loaded, {}, empty / "index.html").read_text(), "performance")
     assert 'data-origin="reference"' in text
-    assert "Refbox CPU, 2 CPUs" in text and "2026-12-01" in text
+    assert "Refbox CPU, 2 CPUs" in text
+    assert "2026-12-01" in text
     # A local full run replaces it, and the page says so.
     shutil.copy(reports / "bench.json", empty / "bench.json")
     loaded = sources.load(empty, reference=reference)
@@ -421,14 +433,16 @@ def test_a_smoke_bench_is_never_shown_as_performance(reports: Path, tmp_path: Pa
 def test_an_outside_implementation_is_a_column(reports: Path) -> None:
     mine = fixture("conformance.json")
     results = {c["id"]: c["results"]["starlette"] for c in mine["checks"]}
-    mine["targets"] = [{"name": "mine", "mode": "url", "url": "http://127.0.0.1:9", "factory": None}]
+    mine["targets"] = [
+        {"name": "mine", "mode": "url", "url": "http://127.0.0.1:9", "factory": None}
+    ]
     mine["summary"] = {"mine": mine["summary"]["starlette"]}
     for check in mine["checks"]:
         check["results"] = {"mine": results[check["id"]]}
     del mine["differential"]
     (reports / "mine").mkdir()
     (reports / "mine" / "conformance.json").write_text(json.dumps(mine))
-    loaded = sources.load(reports, ours=targets.keys())
+    loaded = sources.load(reports, ours=targets.implementations())
     assert [o.names for o in loaded.outside] == [["mine"]]
     built = page.build(loaded, {}, reports / "index.html").read_text()
     for name in ("glance", "conformance"):
@@ -439,7 +453,7 @@ def test_an_outside_implementation_is_a_column(reports: Path) -> None:
     # Named on the command line instead.
     moved = reports.parent / "elsewhere.json"
     (reports / "mine" / "conformance.json").rename(moved)
-    assert sources.load(reports, ours=targets.keys()).outside == []
+    assert sources.load(reports, ours=targets.implementations()).outside == []
     assert [o.names for o in sources.load(reports, outside=(moved,)).outside] == [["mine"]]
 
 
@@ -457,15 +471,15 @@ def test_the_verdict_calls_a_gap_within_the_noise_a_tie() -> None:
     assert verdicts["e"].best[0].figure == "2000.0 (A: 1000.0)"
     close = verdict.Metric("fast", "slow", {"a": 100.0, "b": 109.0}, str, "#x", True, True)
     tie = verdict.judge(close, verdicts, names)
-    assert tie is not None and tie.text == "fast: a tie (within 10%)"
+    assert tie is not None
+    assert tie.text == "fast: a tie (within 10%)"
     counted = verdict.Metric("few", "many", {"a": 1.0, "b": 2.0}, str, "#x", False, False)
     assert verdict.judge(counted, verdicts, names) is None
-    assert verdicts["a"].best[-1].text == "few" and verdicts["b"].worst[-1].text == "many"
+    assert verdicts["a"].best[-1].text == "few"
+    assert verdicts["b"].worst[-1].text == "many"
 
 
-def test_any_number_of_frameworks(
-    reports: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_any_number_of_frameworks(reports: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Five (or more) implementations: every section and the verdict have a column or a card
     for each; nothing in compare/ counts them."""
     extra = ["flask", "django"]
@@ -493,10 +507,12 @@ def test_any_number_of_frameworks(
     text = page.build(loaded, {}, reports / "index.html", charts=False).read_text()
     cards = re.findall(r'data-framework="([^"]+)"', section(text, "verdict"))
     assert cards == [t.key for t in targets.frameworks()]
-    assert "DjangoX" in section(text, "glance") and "FlaskX" in section(text, "conformance")
+    assert "DjangoX" in section(text, "glance")
+    assert "FlaskX" in section(text, "conformance")
     # The fastest of five is named as such in its card.
     django = re.search(r'data-framework="django">(.*?)</div>', text, re.DOTALL)
-    assert django and "Most authenticated reads per second" in django.group(1)
+    assert django
+    assert "Most authenticated reads per second" in django.group(1)
     assert "25,000 req/s" in django.group(1)
 
 
@@ -527,5 +543,5 @@ def test_the_cost_ladder_and_the_documented_way_in_the_verdict(reports: Path) ->
     card = re.search(r'data-framework="starlette">(.*?)</div>', text, re.DOTALL)
     assert card
     fails = fixture("native/conformance.json")["summary"]["native-starlette"]["must_failed"]
-    assert "2.0× its req/s (9,900 req/s against 4,950 req/s)" in card.group(1)
+    assert "2.0\u00d7 its req/s (9,900 req/s against 4,950 req/s)" in card.group(1)
     assert f"passing the {fails} checks it fails" in card.group(1)

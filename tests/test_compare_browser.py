@@ -42,7 +42,9 @@ def fixture_page(tmp_path: Path) -> Path:
     directory = tmp_path / "reports"
     shutil.copytree(FIXTURES, directory, ignore=shutil.ignore_patterns("*.py"))
     return page.build(
-        sources.load(directory), adapters.load(ROOT, targets.keys()), directory / "index.html"
+        sources.load(directory),
+        adapters.load(ROOT, targets.implementations()),
+        directory / "index.html",
     )
 
 
