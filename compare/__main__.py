@@ -106,7 +106,15 @@ def refresh(reports: Path, *, run: bool, bench: bool) -> list[str]:
 def summary_lines(reports: sources.Reports) -> list[str]:
     """The short summary `make compare` ends with: where each report came from, what could
     not be read."""
-    lines = [f"{name}: {page.origin_line(reports, name)}" for name in reports.origin]
+    meta = reports.reference or {}
+    lines = []
+    for name, origin in reports.origin.items():
+        where = {"local": "this machine's run", "missing": "no report"}.get(
+            origin, f"the reference run of {meta.get('date', '?')}"
+        )
+        caveat = " (a fixture, not a measurement)" if "fixture" in str(meta.get(name, "")) else ""
+        lines.append(f"{name}: {where}{caveat}" + (f", {reports.files[name]}"
+                     if name in reports.files else ""))  # fmt: skip
     problems = sum(len(found) for found in reports.problems.values())
     if problems:
         lines.append(f"{problems} report field(s) could not be read: the page names them")
@@ -130,9 +138,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{args.readme}: comparison block {'rewritten' if changed else 'unchanged'}")
         return 0
     left = refresh(args.reports, run=not args.no_run, bench=args.bench)
-    for line in left:
-        print(line, file=sys.stderr)
     reports = load()
+    for line in left:
+        name = line.split(":", 1)[0]
+        shown_instead = reports.origin.get(name) == "reference"
+        print(line + ("; the page shows the reference run" if shown_instead else ""),
+              file=sys.stderr)  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a library's warning is no reader's business here
         out = page.build(reports, found, args.out or args.reports / "index.html")
