@@ -545,3 +545,10 @@ def test_the_cost_ladder_and_the_documented_way_in_the_verdict(reports: Path) ->
     fails = fixture("native/conformance.json")["summary"]["native-starlette"]["must_failed"]
     assert "2.0\u00d7 its req/s (9,900 req/s against 4,950 req/s)" in card.group(1)
     assert f"passing the {fails} checks it fails" in card.group(1)
+
+
+def test_every_link_of_the_verdict_lands_on_its_evidence(built: str) -> None:
+    links = set(re.findall(r'href="#([^"]+)"', built))
+    assert {"perf-reads", "native", "needed", "concern-openapi"} <= links
+    ids = set(re.findall(r'id="([^"]+)"', built))
+    assert links <= ids, links - ids
