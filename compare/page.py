@@ -148,6 +148,7 @@ def conformance_data(reports: Reports, contract: Contract) -> dict[str, Any] | N
                 "size": len(members),
                 "differ": failing,
                 "all_pass": all(set(row.cells.values()) == {"pass"} for row in members),
+                "passing": sum(set(row.cells.values()) == {"pass"} for row in members),
                 "rows": [matrix_row(row, names) for row in members],
             }
         )
