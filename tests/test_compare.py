@@ -428,6 +428,9 @@ def test_a_smoke_bench_is_never_shown_as_performance(reports: Path, tmp_path: Pa
     text = section(page.build(loaded, {}, reports / "index.html").read_text(), "performance")
     assert "is a smoke run" in text
     assert '<table class="reads">' not in text
+    # The smoke run's own file (bench --smoke writes reports/bench-smoke.json) is never read.
+    (reports / "bench.json").rename(reports / "bench-smoke.json")
+    assert sources.load(reports, reference=None).bench is None
 
 
 def test_an_outside_implementation_is_a_column(reports: Path) -> None:
