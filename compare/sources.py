@@ -216,10 +216,14 @@ class Reports:
 
 def is_smoke(bench: dict[str, Any]) -> bool:
     """A smoke run (1 s, 1 run): it checks that the bench runs, it measures nothing."""
-    options = (bench.get("meta") or {}).get("options") or {}
+    meta = bench.get("meta")
+    options = meta.get("options") if isinstance(meta, dict) else None
+    if not isinstance(options, dict):
+        return False  # not readable as a bench report: the page says why
     if options.get("smoke") is True:
         return True
-    return options.get("runs") == 1 and (options.get("seconds") or 0) <= 1
+    seconds = options.get("seconds")
+    return options.get("runs") == 1 and isinstance(seconds, int | float) and seconds <= 1
 
 
 def _load_one(reports: Reports, name: str, directory: Path, base: Path) -> None:

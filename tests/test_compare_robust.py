@@ -1,7 +1,8 @@
-"""No report content can break the page or become markup: every field of the fixture reports,
-replaced with null and with a value of the wrong type (one field at a time, once per distinct
-field path), gives a page; where the page reads that field, the section says which file and
-field it could not read, and where it does not, the page is unchanged."""
+"""No report content can break the page or become markup: every field of the fixture reports
+(leaves, objects and lists), replaced with null and with a value of the wrong type (one field
+at a time, once per distinct field path), gives a page; where the page reads that field, the
+section says which file and field it could not read, and where it does not, the page is
+unchanged."""
 
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ ADAPTERS = adapters.load(ROOT, targets.implementations())
 def leaves(
     value: Any, path: tuple[str | int, ...] = ()
 ) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    """Every field: the leaves, and the objects and lists on the way (but the whole file)."""
+    if path and isinstance(value, dict | list):
+        yield path, value
     if isinstance(value, dict):
         for key, item in value.items():
             yield from leaves(item, (*path, key))
