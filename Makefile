@@ -8,7 +8,7 @@ IMPL ?= fastapi
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock test lint format conformance fuzz bench bench-smoke compare readme-table serve cluster browser-deps wrk-deps postgres-deps nginx-deps clean
+.PHONY: help install lock test lint format conformance fuzz bench bench-smoke compare reference readme-table serve cluster browser-deps wrk-deps postgres-deps nginx-deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -57,6 +57,10 @@ bench-smoke: install wrk-deps ## The benchmark in ~40 s (1 s runs, five targets)
 
 compare: install ## reports/index.html: reruns stale conformance/fuzz reports (bench only with BENCH=1), prints its path
 	$(BIN)/python -m compare $(if $(BENCH),--bench) $(COMPARE_ARGS)
+
+reference: install wrk-deps postgres-deps ## Refresh compare/reference/ (the page's default results): every report, the full bench, then copy with date, machine, commit (~30 min)
+	$(BIN)/python -m compare --bench $(COMPARE_ARGS)
+	$(BIN)/python -m compare --save-reference
 
 readme-table: install ## Rewrite README.md's comparison table from the reports (between its compare markers)
 	$(BIN)/python -m compare --readme README.md

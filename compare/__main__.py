@@ -5,12 +5,15 @@ block instead (`make readme-table`)."""
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
+import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from compare import adapters, page, readme, sources
+from compare import adapters, page, readme, reference, sources, targets
 from compare.sources import ROOT, SOURCES
 
 
@@ -36,6 +39,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         nargs="?",
         const=ROOT / "README.md",
         help="rewrite the comparison block of this README (default README.md) instead",
+    )
+    parser.add_argument(
+        "--outside",
+        type=Path,
+        action="append",
+        default=[],
+        help="a conformance report (or its folder) of an implementation outside this repository "
+        "to show as an extra column (reports/<name>/ of --target runs are found by themselves)",
+    )
+    parser.add_argument(
+        "--save-reference",
+        action="store_true",
+        help="copy the reports into compare/reference/ (with meta.json: date, machine, commit); "
+        "`make reference` runs everything first",
     )
     return parser.parse_args(argv)
 
@@ -64,25 +81,74 @@ def refresh(reports: Path, *, run: bool, bench: bool) -> list[str]:
                 f"about {source.minutes} min"
             )
             continue
-        print(f"{source.name}: {where} is {state}: {source.make} ...", flush=True)
-        # A failing run still writes its report (failures are what the page shows).
-        done = subprocess.run(source.command(reports), cwd=ROOT, check=False)  # noqa: S603
+        log = reports / f"{source.name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        print(f"{source.name}: {where} is {state}: {source.make} (about {source.minutes} min; "
+              f"output in {shown(log)}) ...", flush=True)  # fmt: skip
+        started = time.monotonic()
+        # Quiet: the run's own output (the native apps' long failure lists, library warnings)
+        # goes to its log; the page is where its results are read. A failing run still writes
+        # its report (failures are what the page shows).
+        with log.open("w") as out:
+            done = subprocess.run(  # noqa: S603 (our own interpreter and modules)
+                source.command(reports), cwd=ROOT, check=False, stdout=out,
+                stderr=subprocess.STDOUT, env={**os.environ, "PYTHONWARNINGS": "ignore"},
+            )  # fmt: skip
+        took = time.monotonic() - started
         if not (reports / source.marker).exists():
-            left.append(f"{source.name}: {source.make} exited {done.returncode} with no report")
+            left.append(f"{source.name}: {source.make} exited {done.returncode} with no report "
+                        f"(see {shown(log)})")  # fmt: skip
+        else:
+            print(f"{source.name}: done in {took:.0f} s (exit {done.returncode})", flush=True)
     return left
+
+
+def summary_lines(reports: sources.Reports) -> list[str]:
+    """The short summary `make compare` ends with: where each report came from, what could
+    not be read."""
+    meta = reports.reference or {}
+    lines = []
+    for name, origin in reports.origin.items():
+        where = {"local": "this machine's run", "missing": "no report"}.get(
+            origin, f"the reference run of {meta.get('date', '?')}"
+        )
+        caveat = " (a fixture, not a measurement)" if "fixture" in str(meta.get(name, "")) else ""
+        lines.append(f"{name}: {where}{caveat}" + (f", {reports.files[name]}"
+                     if name in reports.files else ""))  # fmt: skip
+    problems = sum(len(found) for found in reports.problems.values())
+    if problems:
+        lines.append(f"{problems} report field(s) could not be read: the page names them")
+    return lines + reports.notes
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    found = adapters.load(ROOT)
+    found = adapters.load(ROOT, targets.implementations())
+
+    def load() -> sources.Reports:
+        return sources.load(
+            args.reports, outside=tuple(args.outside), ours=targets.implementations()
+        )
+
+    if args.save_reference:
+        print(reference.save(args.reports, sources.REFERENCE))
+        return 0
     if args.readme is not None:
-        changed = readme.rewrite(args.readme, sources.load(args.reports), found)
+        changed = readme.rewrite(args.readme, load(), found)
         print(f"{args.readme}: comparison block {'rewritten' if changed else 'unchanged'}")
         return 0
     left = refresh(args.reports, run=not args.no_run, bench=args.bench)
+    reports = load()
     for line in left:
-        print(line, file=sys.stderr)
-    out = page.build(sources.load(args.reports), found, args.out or args.reports / "index.html")
+        name = line.split(":", 1)[0]
+        shown_instead = reports.origin.get(name) == "reference"
+        print(line + ("; the page shows the reference run" if shown_instead else ""),
+              file=sys.stderr)  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a library's warning is no reader's business here
+        out = page.build(reports, found, args.out or args.reports / "index.html")
+    for line in summary_lines(reports):
+        print(f"  {line}")
     print(out.resolve())
     return 0
 

@@ -16,19 +16,19 @@ matplotlib.use("Agg")  # no display: files only
 import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 
-from core import registry
+from compare import targets
 
 READS = ("status", "me", "items")
 PATHS = {"status": "GET /status/", "me": "GET /users/me/", "items": "GET /users/me/items/"}
-GREY = registry.GREY
+GREY = targets.GREY
 #: How a target's bar looks beside its implementation's: the same hue, lighter further out.
 ALPHA = {
-    "impl": 1.0, "native": 0.8, "ceiling": 0.6, "guard": 0.45, "bare": 0.3, "raw-core": 0.9,
+    "impl": 1.0, "native": 0.75, "ceiling": 0.6, "guard": 0.45, "bare": 0.3, "raw-core": 0.9,
     "raw": 0.45,
 }  # fmt: skip
 KIND_LABEL = {
     "impl": "implementation",
-    "native": "the framework's documented way",
+    "native": "documented way",
     "ceiling": "wiring ceiling",
     "guard": "bare endpoint + Guard",
     "bare": "bare endpoint",
@@ -42,15 +42,15 @@ Spread = dict[str, float]
 def ordered_targets(bench: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """Each framework's implementation, ceiling and bare endpoint together, then the raw
     baselines, then anything else the report has."""
-    targets: dict[str, dict[str, Any]] = bench.get("targets") or {}
+    found: dict[str, dict[str, Any]] = bench.get("targets") or {}
     order = [
         n
-        for f in registry.IMPLEMENTATIONS
+        for f in targets.implementations()
         for n in (f, f"native-{f}", f"ceiling-{f}", f"guard-{f}", f"bare-{f}")
     ]
     order += ["raw-core", "raw-asgi"]
-    names = [n for n in order if n in targets] + [n for n in targets if n not in order]
-    return [(name, targets[name]) for name in names]
+    names = [n for n in order if n in found] + [n for n in found if n not in order]
+    return [(name, found[name]) for name in names]
 
 
 def scenario(target: dict[str, Any], name: str) -> dict[str, Any] | None:
@@ -97,8 +97,7 @@ def peak_mib(target: dict[str, Any]) -> float | None:
 
 
 def color(target: dict[str, Any]) -> tuple[str, float]:
-    framework = target.get("framework")
-    hue = registry.colour(framework) if isinstance(framework, str) else GREY
+    hue = {t.key: t.colour for t in targets.frameworks()}.get(str(target.get("framework")), GREY)
     return hue, ALPHA.get(str(target.get("kind")), 1.0)
 
 
@@ -245,6 +244,7 @@ def soak_chart(bench: dict[str, Any], path: Path) -> bool:
                 label=name)  # fmt: skip
     ax.set_xlabel("soak requests (each with one of many distinct valid tokens)")
     ax.set_ylabel("RSS, MiB")
+    ax.set_ylim(bottom=0)  # from zero: a growth of a few KiB must not look like a climb
     ax.legend()
     _save(fig, path)
     return True

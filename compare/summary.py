@@ -7,10 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from compare import conformance_view, perf
+from compare import conformance_view, perf, targets
 from compare.adapters import Adapter
 from compare.sources import Reports
-from core import registry
 
 DASH = "—"
 
@@ -23,13 +22,29 @@ class GlanceRow:
     source: str
 
 
-def _row(question: str, source: str, cell: Callable[[str], str | None]) -> GlanceRow:
-    return GlanceRow(question, {f: cell(f) or DASH for f in frameworks()}, source)
+def columns(reports: Reports) -> list[str]:
+    """The table's columns: the implementations (compare.targets), then outside ones."""
+    return [*targets.implementations(), *(n for o in reports.outside for n in o.names)]
 
 
-def frameworks() -> tuple[str, ...]:
-    """The page's columns: core.registry's implementations, in its order."""
-    return registry.IMPLEMENTATIONS
+def _row(
+    question: str, source: str, cell: Callable[[str], str | None], keys: list[str] | None = None
+) -> GlanceRow:
+    return GlanceRow(
+        question, {f: cell(f) or DASH for f in keys or targets.implementations()}, source
+    )
+
+
+def over_profiles(totals: dict[str, dict[str, int]], key: str) -> dict[str, int] | None:
+    """An implementation's counts over both profiles: its column and its -strict column."""
+    found = [totals[c] for c in (key, f"{key}-strict") if c in totals]
+    if not found:
+        return None
+    summed: dict[str, int] = {}
+    for counts in found:
+        for name, value in counts.items():
+            summed[name] = summed.get(name, 0) + value
+    return summed
 
 
 def conformance_cell(totals: dict[str, int]) -> str:
@@ -75,13 +90,20 @@ def glance(reports: Reports, adapters: dict[str, Adapter]) -> list[GlanceRow]:
     report = reports.conformance
     if report is not None:
         totals = conformance_view.totals(report)
+        for outside in reports.outside:
+            totals |= {
+                n: c
+                for n, c in conformance_view.totals(outside.report).items()
+                if n in outside.names
+            }
         levels = conformance_view.levels(report)
         rows.append(
             _row(
                 f"conformance checks ({levels.get('MUST', 0)} MUST, {levels.get('SHOULD', 0)} "
-                "SHOULD)",
+                "SHOULD; counts over both profiles)",
                 "conformance",
-                lambda f: conformance_cell(totals[f]) if f in totals else None,
+                lambda f: conformance_cell(c) if (c := over_profiles(totals, f)) else None,
+                columns(reports),
             )
         )
         diff = report.get("differential")
@@ -181,11 +203,14 @@ def glance(reports: Reports, adapters: dict[str, Adapter]) -> list[GlanceRow]:
 
 
 def markdown(rows: list[GlanceRow], footer: str) -> str:
+    keys = list(dict.fromkeys(k for row in rows for k in row.cells)) or list(
+        targets.implementations()
+    )
     lines = [
-        "| | " + " | ".join(registry.display(f) for f in frameworks()) + " |",
-        "|---|" + "---|" * len(frameworks()),
+        "| | " + " | ".join(targets.display(k) for k in keys) + " |",
+        "|---|" + "---|" * len(keys),
     ]
     for row in rows:
-        cells = [row.cells[f].replace("|", "\\|") for f in frameworks()]
+        cells = [row.cells.get(f, DASH).replace("|", "\\|") for f in keys]
         lines.append(f"| {row.question} | " + " | ".join(cells) + " |")
     return "\n".join([*lines, "", footer])

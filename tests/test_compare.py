@@ -3,19 +3,21 @@ section, and its numbers are the fixtures' (computed here from the fixture JSON,
 
 from __future__ import annotations
 
-import html
+import copy
 import json
 import os
 import re
 import shutil
 import statistics
+from html import unescape
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
 import pytest
+from markupsafe import escape
 
-from compare import adapters, page, readme, sources, summary
+from compare import adapters, page, readme, replay, sources, summary, targets
 from compare.__main__ import main, refresh
 from compare.adapters import CONCERNS, MarkerError, regions
 
@@ -23,8 +25,13 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "compare"
 DASH = "\u2013"  # the en dash between a range's ends
 SECTIONS = (
-    "glance", "conformance", "differ", "needed", "native", "performance", "fuzzing", "versions",
+    "verdict", "glance", "differ", "conformance", "needed", "native", "performance", "fuzzing",
+    "versions",
 )  # fmt: skip
+
+
+def esc(text: str) -> str:
+    return str(escape(text))
 
 
 def fixture(name: str) -> dict[str, Any]:
@@ -81,14 +88,17 @@ def test_conformance_matrix_has_every_check_grouped_by_rule(built: str) -> None:
     assert cited
     for rule in cited:
         assert f'data-group="{rule}"' in text
-    assert 'data-group="H14">H14: Paths are exact' in text
+    assert re.search(r'data-group="H14"[^>]*>\s*<summary[^>]*><b>H14: Paths are exact', text)
     # The tutorial's own sections, by their CONTRACT.md heading.
-    assert 'data-group="Authentication">Authentication on protected routes' in text
-    # Group sizes add up to the checks.
-    sizes = [int(n) for n in re.findall(r'<span class="muted">\((\d+)\)</span></h3>', text)]
+    assert re.search(
+        r'data-group="Authentication"[^>]*>\s*<summary[^>]*><b>Authentication on', text
+    )
+    # One line per rule; group sizes add up to the checks.
+    sizes = [int(n) for n in re.findall(r"</b>: (\d+) checks?,", text)]
     assert sum(sizes) == len(report["checks"])
+    assert "all pass on every target" in text
     for target, counts in report["summary"].items():
-        row = re.search(rf"<tr><td>{target}</td>(.*?)</tr>", text)
+        row = re.search(rf"<tr><td>{targets.display(target)}</td>(.*?)</tr>", text)
         assert row
         cells = re.findall(r'<td class="num">(\d+)</td>', row.group(1))
         assert cells == [str(counts[k]) for k in (
@@ -102,7 +112,7 @@ def test_a_failure_opens_to_its_first_assertion_line(built: str) -> None:
     text = section(built, "conformance")
     details = re.findall(r'<details class="fail"><summary>✗</summary>(.*?)</details>', text)
     assert len(details) == len(report["failures"])
-    assert html.escape(first[1:].strip()) in details[0]
+    assert esc(first[1:].strip()) in details[0]
     assert f"[{failure['variant']}]" in details[0]
     skipped = next(
         case["message"]
@@ -111,7 +121,7 @@ def test_a_failure_opens_to_its_first_assertion_line(built: str) -> None:
         for case in result["cases"]
         if case["outcome"] == "skipped"
     )
-    assert f'title="{html.escape(skipped)}"' in text
+    assert f'title="{esc(skipped)}"' in text
 
 
 def test_differences_show_variants_findings_and_curl_lines(built: str) -> None:
@@ -127,30 +137,33 @@ def test_differences_show_variants_findings_and_curl_lines(built: str) -> None:
     assert counts
     for (_, _), variants in counts.items():
         for variant, n in variants.items():
-            assert f"{variant} x{n}" in text
+            assert f"{variant} \u00d7{n}" in text
     diff = report["differential"]
     for item in diff["findings"] + diff["framework_differences"]:
-        assert html.escape(item["request"]) in text
+        # Replayable: a fresh token from a login line where the recorded one was accepted.
+        lines = replay.replayable(item["request"], replay.statuses(item["answers"])
+                                  if item in diff["findings"] else ())  # fmt: skip
+        assert esc("\n".join(lines)) in text
     assert f"<b>{len(diff['findings'])} finding(s)</b>" in text
-    replay = sources.parse_replay((FIXTURES / "fuzz" / "differential.md").read_text())
-    assert f"<b>{replay.differences} differ</b>" in text
-    assert html.escape(replay.groups[0].curl) in text
+    replay_md = sources.parse_replay((FIXTURES / "fuzz" / "differential.md").read_text())
+    assert f"<b>{replay_md.differences} differ</b>" in text
+    assert esc(replay_md.groups[0].curl) in text
 
 
 def test_what_each_framework_needed_is_the_adapters_own_code(built: str) -> None:
     text = section(built, "needed")
-    found = adapters.load(ROOT)
-    assert set(found) == {"fastapi", "litestar", "starlette"}
+    found = adapters.load(ROOT, targets.implementations())
+    assert set(found) == set(targets.implementations())
     for concern in CONCERNS:
         assert f'id="concern-{concern}"' in text
         for adapter in found.values():
             assert adapter.of(concern), f"{adapter.framework} marks no {concern}"
             for region in adapter.of(concern):
-                assert html.escape(region.code) in text
+                assert esc(region.code) in text
             for note in adapter.workarounds(concern):
-                assert f"<li>{html.escape(note)}</li>" in text
+                assert f"<li>{page.code(note)}</li>" in text
     # The code is the module's: FastAPI's Security(...) scope declaration, Starlette's helper.
-    assert "Security(get_current_active_user, scopes=[scopes.ITEMS])" in html.unescape(text)
+    assert "Security(get_current_active_user, scopes=[scopes.ITEMS])" in unescape(text)
     assert "def requires_scopes(" in text
     assert "OpenAPI generator" in text  # Starlette's workaround
 
@@ -166,12 +179,14 @@ def test_performance_numbers_are_the_fixtures(shared: Path, built: str) -> None:
         rps = items["requests_per_s"]
         row = re.search(rf"<tr><td>{re.escape(name)}</td>(.*?)</tr>", text)
         assert row, name
-        shown = f"{rps['median']:,.0f} <span class=muted>({rps['min']:,.0f}{DASH}{rps['max']:,.0f})"
+        shown = (
+            f'{rps["median"]:,.0f} <span class="muted">({rps["min"]:,.0f}{DASH}{rps["max"]:,.0f})'
+        )
         assert shown in row.group(1)
         p99 = statistics.median(run["latency_ms"]["p99"] for run in items["runs"])
         assert f">{p99:,.2f}<" in row.group(1)
     meta = bench["meta"]
-    assert html.escape(meta["machine"]["cpu_model"]) in text
+    assert esc(meta["machine"]["cpu_model"]) in text
     goals = bench["goals"]
     assert text.count("NOT MET") == sum(g["met"] is False for g in goals)
 
@@ -191,10 +206,12 @@ def test_fuzzing_per_implementation_and_document(built: str) -> None:
     text = section(built, "fuzzing")
     for impl in ("fastapi", "litestar", "starlette"):
         for run in json.loads((FIXTURES / "fuzz" / impl / "summary.json").read_text())["runs"]:
-            row = re.search(rf"<tr><td>{impl}</td><td>{run['document']}</td>(.*?)</tr>", text)
+            name = targets.display(impl)
+            row = re.search(rf"<tr><td>{name}</td><td>{run['document']}</td>(.*?)</tr>", text)
             assert row
             cells = re.findall(r'<td class="num">([\d,]+)</td>', row.group(1))
-            assert cells == [f"{run['cases']:,}", *(f"{n:,}" for n in run["per_phase"].values())]
+            expected = [f"{run['cases']:,}", *(f"{n:,}" for n in run["per_phase"].values())]
+            assert cells[: len(expected)] == expected
             failures = sum(f["count"] for f in run["failures"])
             assert f'">{failures}</span>' in row.group(1)
 
@@ -209,8 +226,14 @@ def test_versions_of_every_run(built: str) -> None:
 def test_glance_rows_come_from_the_reports(reports: Path) -> None:
     rows = {r.question: r.cells for r in summary.glance(sources.load(reports), adapters.load(ROOT))}
     conformance = fixture("conformance.json")
-    assert rows["conformance checks (9 MUST, 0 SHOULD)"]["litestar"] == "1 MUST, 0 SHOULD fail"
-    assert rows["conformance checks (9 MUST, 0 SHOULD)"]["starlette"] == "all pass (1 skipped)"
+    assert (
+        rows["conformance checks (9 MUST, 0 SHOULD; counts over both profiles)"]["litestar"]
+        == "1 MUST, 0 SHOULD fail"
+    )
+    assert (
+        rows["conformance checks (9 MUST, 0 SHOULD; counts over both profiles)"]["starlette"]
+        == "all pass (1 skipped)"
+    )
     assert len(conformance["checks"]) == 9
     bench = fixture("bench.json")["targets"]
     share = (
@@ -234,6 +257,15 @@ def test_readme_block_is_rewritten_between_the_markers(reports: Path, tmp_path: 
     assert "| | FastAPI | Litestar | Starlette |" in text
     assert "| GET /users/me/items/ req/s (median) | 5,300 (0.57x bare) |" in text
     assert not readme.rewrite(target, sources.load(reports), found)  # idempotent
+    # What the page concludes, at the top, from the same verdict.
+    target.write_text(f"# x\n\n{readme.VERDICT_BEGIN}\n{readme.VERDICT_END}\n\n"
+                      f"{readme.BEGIN}\n{readme.END}\n")  # fmt: skip
+    assert readme.rewrite(target, sources.load(reports), found)
+    text = target.read_text()
+    assert text.index("- **Starlette**. Best: Most authenticated reads per second") < text.index(
+        "| | FastAPI |"
+    )
+    assert "9,900 req/s (FastAPI: 5,300 req/s)" in text
     target.write_text("no markers\n")
     with pytest.raises(readme.MarkersMissing):
         readme.rewrite(target, sources.load(reports), found)
@@ -255,7 +287,7 @@ def test_missing_and_stale_reports_are_named_with_their_make_target(
     assert sources.state(sources.SOURCES[3], reports) == "stale"
     assert sources.state(sources.SOURCES[0], reports) == "fresh"
     # Without a report, the page still builds and says how to make it.
-    text = page.build(sources.load(empty), {}, empty / "index.html").read_text()
+    text = page.build(sources.load(empty, reference=None), {}, empty / "index.html").read_text()
     assert "<code>make bench</code> makes it" in text
     assert "<code>make conformance</code> makes it" in text
 
@@ -264,8 +296,11 @@ def test_main_builds_the_page_and_prints_its_path(
     reports: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["--reports", str(reports), "--no-run"]) == 0
-    out = capsys.readouterr().out.strip()
-    assert out == str((reports / "index.html").resolve())
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1] == str((reports / "index.html").resolve())
+    # A short summary: one line per report, where it came from.
+    assert len(out) <= 8
+    assert out[0].strip() == "conformance: this machine's run, reports/conformance.json"
 
 
 def test_markers_pair_up_and_name_known_concerns() -> None:
@@ -308,16 +343,19 @@ def test_newer_report_keys_rules_skips_and_blocks_are_used(reports: Path) -> Non
     (reports / "conformance.json").write_text(json.dumps(report))
     text = section(page.build(sources.load(reports), {}, reports / "index.html").read_text(),
                    "conformance")  # fmt: skip
-    groups = re.findall(r'<h3 data-group="([^"]+)">([^<]*)', text)
+    groups = re.findall(r'data-group="([^"]+)"[^>]*>\s*<summary[^>]*><b>([^<]*)', text)
     assert groups == [
-        ("H14", "H14: exact paths "),
-        ("POST /token", "POST /token "),
-        ("H2", "H2 no input makes a 500 "),
+        ("H14", "H14: exact paths"),
+        ("POST /token", "POST /token"),
+        ("H2", "H2 no input makes a 500"),
     ]
     assert text.count(f"<td>{ids[1]}</td>") == 2  # in both groups
     assert '<span class="skip" title="no key to sign with">⊘</span>' in text
     rows = {r.question: r.cells for r in summary.glance(sources.load(reports), {})}
-    assert rows["conformance checks (9 MUST, 0 SHOULD)"]["fastapi"] == "all pass (1 blocked)"
+    assert (
+        rows["conformance checks (9 MUST, 0 SHOULD; counts over both profiles)"]["fastapi"]
+        == "all pass (1 blocked)"
+    )
 
 
 def test_the_frameworks_own_way_lists_what_each_native_app_fails(built: str) -> None:
@@ -326,7 +364,9 @@ def test_the_frameworks_own_way_lists_what_each_native_app_fails(built: str) -> 
     for app, counts in report["summary"].items():
         failing = [c for c in report["checks"] if c["results"][app]["outcome"] == "fail"]
         assert failing
-        opened = re.search(rf'<details class="native" data-app="{app}">(.*?)</details>', text)
+        opened = re.search(
+            rf'<details class="native" data-app="{app}">(.*?)</details>', text, re.DOTALL
+        )
         assert opened, app
         assert f"{len(failing)} check(s) fail" in opened.group(1)
         for check in failing:
@@ -336,16 +376,16 @@ def test_the_frameworks_own_way_lists_what_each_native_app_fails(built: str) -> 
                 case.get("message", ""),
             )
             assert f"<td>{check['id']}</td>" in opened.group(1)
-            assert html.escape(line) in opened.group(1)
+            assert esc(line) in opened.group(1)
         assert re.search(rf"<tr><td>{app}</td><td class=\"num\">{counts['must_passed']}</td>", text)
     # By rule: each check in one group (the fixture has no `rules` key), so a column's failures
     # add up to the app's failed checks.
-    by_rule = re.search(r'<table class="native-rules">(.*?)</table>', text)
+    by_rule = re.search(r'<table class="native-rules">(.*?)</table>', text, re.DOTALL)
     assert by_rule
     for index, app in enumerate(report["summary"]):
         cells = [
             re.findall(r'<span class="(?:fail|pass)">(\d+)</span> of (\d+)', row)[index]
-            for row in re.findall(r"<tr>(.*?)</tr>", by_rule.group(1))[1:]
+            for row in re.findall(r"<tr>(.*?)</tr>", by_rule.group(1), re.DOTALL)[1:]
         ]
         failing = sum(c["results"][app]["outcome"] == "fail" for c in report["checks"])
         assert sum(int(bad) for bad, _ in cells) == failing
@@ -354,3 +394,164 @@ def test_the_frameworks_own_way_lists_what_each_native_app_fails(built: str) -> 
     own = rows["the framework's own way (`impl_<name>/native.py`) through the suite"]
     fails = report["summary"]["native-starlette"]["must_failed"]
     assert own["starlette"] == f"{fails} of {len(report['checks'])} checks fail"
+
+
+def test_the_reference_set_stands_in_for_missing_reports_and_says_so(
+    reports: Path, tmp_path: Path
+) -> None:
+    reference = tmp_path / "reference"
+    shutil.copytree(reports, reference)
+    (reference / "meta.json").write_text(json.dumps(
+        {"date": "2026-12-01", "machine": "Refbox CPU, 2 CPUs", "commit": "abc1234"}))  # fmt: skip
+    empty = tmp_path / "empty" / "reports"
+    empty.mkdir(parents=True)
+    loaded = sources.load(empty, reference=reference)
+    assert set(loaded.origin.values()) == {"reference"}
+    text = section(page.build(loaded, {}, empty / "index.html").read_text(), "performance")
+    assert 'data-origin="reference"' in text
+    assert "Refbox CPU, 2 CPUs" in text
+    assert "2026-12-01" in text
+    # A local full run replaces it, and the page says so.
+    shutil.copy(reports / "bench.json", empty / "bench.json")
+    loaded = sources.load(empty, reference=reference)
+    assert loaded.origin["bench"] == "local"
+    text = section(page.build(loaded, {}, empty / "index.html").read_text(), "performance")
+    assert 'data-origin="local"' in text
+
+
+def test_a_smoke_bench_is_never_shown_as_performance(reports: Path, tmp_path: Path) -> None:
+    bench = fixture("bench.json")
+    bench["meta"]["options"].update(seconds=1, runs=1)
+    (reports / "bench.json").write_text(json.dumps(bench))
+    loaded = sources.load(reports, reference=None)
+    assert loaded.bench is None
+    text = section(page.build(loaded, {}, reports / "index.html").read_text(), "performance")
+    assert "is a smoke run" in text
+    assert '<table class="reads">' not in text
+    # The smoke run's own file (bench --smoke writes reports/bench-smoke.json) is never read.
+    (reports / "bench.json").rename(reports / "bench-smoke.json")
+    assert sources.load(reports, reference=None).bench is None
+
+
+def test_an_outside_implementation_is_a_column(reports: Path) -> None:
+    mine = fixture("conformance.json")
+    results = {c["id"]: c["results"]["starlette"] for c in mine["checks"]}
+    mine["targets"] = [
+        {"name": "mine", "mode": "url", "url": "http://127.0.0.1:9", "factory": None}
+    ]
+    mine["summary"] = {"mine": mine["summary"]["starlette"]}
+    for check in mine["checks"]:
+        check["results"] = {"mine": results[check["id"]]}
+    del mine["differential"]
+    (reports / "mine").mkdir()
+    (reports / "mine" / "conformance.json").write_text(json.dumps(mine))
+    loaded = sources.load(reports, ours=targets.implementations())
+    assert [o.names for o in loaded.outside] == [["mine"]]
+    built = page.build(loaded, {}, reports / "index.html").read_text()
+    for name in ("glance", "conformance"):
+        assert 'mine <span class="tag">(outside)</span>' in section(built, name)
+    rows = {r.question: r.cells for r in summary.glance(loaded, {})}
+    conformance = next(cells for q, cells in rows.items() if q.startswith("conformance"))
+    assert conformance["mine"] == "all pass (1 skipped)"
+    # Named on the command line instead.
+    moved = reports.parent / "elsewhere.json"
+    (reports / "mine" / "conformance.json").rename(moved)
+    assert sources.load(reports, ours=targets.implementations()).outside == []
+    assert [o.names for o in sources.load(reports, outside=(moved,)).outside] == [["mine"]]
+
+
+def test_the_verdict_calls_a_gap_within_the_noise_a_tie() -> None:
+    from compare import verdict
+
+    names = {k: k.title() for k in "abcde"}
+    verdicts = {k: verdict.Verdict(targets.Target(k, names[k], "#000")) for k in names}
+    reads = {"a": 1000.0, "b": 1060.0, "c": 1500.0, "d": 1450.0, "e": 2000.0}
+    metric = verdict.Metric("fastest", "slowest", reads, str, "#x", True, True)
+    assert verdict.judge(metric, verdicts, names) is None
+    assert [k for k, v in verdicts.items() if v.best] == ["e"]
+    # b is 6% above a: within the 10% noise, both are the slowest.
+    assert sorted(k for k, v in verdicts.items() if v.worst) == ["a", "b"]
+    assert verdicts["e"].best[0].figure == "2000.0 (A: 1000.0)"
+    close = verdict.Metric("fast", "slow", {"a": 100.0, "b": 109.0}, str, "#x", True, True)
+    tie = verdict.judge(close, verdicts, names)
+    assert tie is not None
+    assert tie.text == "fast: a tie (within 10%)"
+    counted = verdict.Metric("few", "many", {"a": 1.0, "b": 2.0}, str, "#x", False, False)
+    assert verdict.judge(counted, verdicts, names) is None
+    assert verdicts["a"].best[-1].text == "few"
+    assert verdicts["b"].worst[-1].text == "many"
+
+
+def test_any_number_of_frameworks(reports: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Five (or more) implementations: every section and the verdict have a column or a card
+    for each; nothing in compare/ counts them."""
+    extra = ["sixth", "seventh"]
+    base = list(targets.frameworks())
+    monkeypatch.setattr(
+        targets, "frameworks",
+        lambda: (*base, *(targets.Target(k, k.title() + "X", "#123456") for k in extra)),
+    )  # fmt: skip
+    report = fixture("conformance.json")
+    for name in extra:
+        report["targets"].append({**report["targets"][2], "name": name})
+        report["summary"][name] = report["summary"]["starlette"]
+        for check in report["checks"]:
+            check["results"][name] = check["results"]["starlette"]
+        report["differential"]["targets"].append(name)
+    (reports / "conformance.json").write_text(json.dumps(report))
+    bench = fixture("bench.json")
+    for offset, name in enumerate(extra):
+        target = copy.deepcopy(bench["targets"]["fastapi"])
+        target["framework"] = name
+        target["scenarios"]["items"]["requests_per_s"]["median"] = 20000.0 + offset * 5000
+        bench["targets"][name] = target
+    (reports / "bench.json").write_text(json.dumps(bench))
+    loaded = sources.load(reports, reference=None)
+    text = page.build(loaded, {}, reports / "index.html", charts=False).read_text()
+    cards = re.findall(r'data-framework="([^"]+)"', section(text, "verdict"))
+    assert cards == [t.key for t in targets.frameworks()]
+    assert "SeventhX" in section(text, "glance")
+    assert "SixthX" in section(text, "conformance")
+    # The fastest of five is named as such in its card.
+    seventh = re.search(r'data-framework="seventh">(.*?)</div>', text, re.DOTALL)
+    assert seventh
+    assert "Most authenticated reads per second" in seventh.group(1)
+    assert "25,000 req/s" in seventh.group(1)
+
+
+def test_the_cost_ladder_and_the_documented_way_in_the_verdict(reports: Path) -> None:
+    """bench.json's `ladders` (bench.analysis.Ladder.as_dict) as a table; a native rung's
+    req/s beside ours in each verdict card."""
+    bench = fixture("bench.json")
+    rungs = {r: {"target": f"{r}-starlette", "us_per_request": 10.0 * (i + 1),
+                 "cpu_us_per_request": 9.0 * (i + 1)}
+             for i, r in enumerate(("bare", "guard", "ceiling", "impl", "native"))}  # fmt: skip
+    bench["ladders"] = [
+        {"framework": "starlette", "scenario": "items", "rungs": rungs,
+         "deltas": {"guard": {"us": 10.0, "cpu_us": 9.0}, "wiring": {"us": 10.0, "cpu_us": 9.0},
+                    "core": {"us": 10.0, "cpu_us": 9.0},
+                    "native_vs_ours": {"us": 10.0, "cpu_us": 9.0}}}
+    ]  # fmt: skip
+    native = copy.deepcopy(bench["targets"]["starlette"])
+    native.update(kind="native")
+    native["scenarios"]["items"]["requests_per_s"]["median"] = 4950.0
+    bench["targets"]["native-starlette"] = native
+    (reports / "bench.json").write_text(json.dumps(bench))
+    text = page.build(sources.load(reports, reference=None), {}, reports / "index.html",
+                      charts=False).read_text()  # fmt: skip
+    ladder = section(text, "performance")
+    assert 'id="perf-ladder"' in ladder
+    assert "<td>Starlette</td><td>GET /users/me/items/</td>" in ladder
+    assert '50.0 <span class="muted">(45.0)</span>' in ladder  # the native rung
+    card = re.search(r'data-framework="starlette">(.*?)</div>', text, re.DOTALL)
+    assert card
+    fails = fixture("native/conformance.json")["summary"]["native-starlette"]["must_failed"]
+    assert "2.0\u00d7 its req/s (9,900 req/s against 4,950 req/s)" in card.group(1)
+    assert f"passing the {fails} checks it fails" in card.group(1)
+
+
+def test_every_link_of_the_verdict_lands_on_its_evidence(built: str) -> None:
+    links = set(re.findall(r'href="#([^"]+)"', built))
+    assert {"perf-reads", "native", "needed", "concern-openapi"} <= links
+    ids = set(re.findall(r'id="([^"]+)"', built))
+    assert links <= ids, links - ids

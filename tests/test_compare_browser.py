@@ -12,7 +12,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from compare import adapters, page, sources
+from compare import adapters, page, sources, targets
 from tests.test_docs_browser import CHROMIUM, CHROMIUM_ARGS, REPORTS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +41,11 @@ async def browser() -> AsyncIterator[Browser]:
 def fixture_page(tmp_path: Path) -> Path:
     directory = tmp_path / "reports"
     shutil.copytree(FIXTURES, directory, ignore=shutil.ignore_patterns("*.py"))
-    return page.build(sources.load(directory), adapters.load(ROOT), directory / "index.html")
+    return page.build(
+        sources.load(directory),
+        adapters.load(ROOT, targets.implementations()),
+        directory / "index.html",
+    )
 
 
 def outside(urls: list[str], folder: Path) -> list[str]:
@@ -104,4 +108,36 @@ async def test_page_opens_offline_with_every_chart(
     assert not errors
     assert not outside(requests, folder)
     assert any(url.endswith(".svg") for url in requests) or count == 0
+    assert shot.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 900), (390, 844)])
+async def test_page_fits_the_screen_and_opens_with_the_verdict(
+    browser: Browser, tmp_path: Path, width: int, height: int
+) -> None:
+    """No horizontal page scroll at desktop and phone widths (wide tables scroll in their own
+    box); the verdict is the first section and names every framework; nothing is asked for
+    outside the page's folder."""
+    index = fixture_page(tmp_path)
+    folder = index.parent.resolve()
+    context = await browser.new_context(offline=True, viewport={"width": width, "height": height})
+    tab = await context.new_page()
+    requests: list[str] = []
+    tab.on("request", lambda r: requests.append(r.url))
+    await tab.goto(index.resolve().as_uri(), wait_until="load", timeout=TIMEOUT_MS)
+    # Every <details> open: the widest state of the page must fit too.
+    await tab.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+    scroll = await tab.evaluate("document.documentElement.scrollWidth")
+    client = await tab.evaluate("document.documentElement.clientWidth")
+    assert scroll <= client <= width, (scroll, client)
+    first = await tab.evaluate("document.querySelector('main section').id")
+    assert first == "verdict"
+    verdict = await tab.locator("section#verdict").inner_text()
+    for target in targets.frameworks():
+        assert target.name in verdict
+    shot = REPORTS / f"compare-{width}.png"
+    REPORTS.mkdir(exist_ok=True)
+    await tab.screenshot(path=str(shot), full_page=True)
+    await context.close()
+    assert not outside(requests, folder)
     assert shot.stat().st_size > 10_000

@@ -338,8 +338,8 @@ def test_fourth_appears_everywhere(fourth: dict[str, str], tmp_path: Path) -> No
         assert summary["runs"][0]["cases"] > 0
         finished(page)
         built = (reports / "index.html").read_text()
-        assert "<th>Fourth</th>" in built  # a column of its own, by its display name
-        assert "<h4>Fourth <span class=muted>" in built  # its adapter code, cut at its markers
+        assert ">Fourth</th>" in built  # a column of its own, by its display name
+        assert '<h4>Fourth <span class="muted">' in built  # its adapter code, cut at its markers
         if bench is not None:
             finished(bench, timeout=120)
             data = json.loads((tmp_path / "bench-smoke.json").read_text())

@@ -1,0 +1,95 @@
+"""compare/reference/: the result set the page shows where this machine has no report of its
+own, a full run with its date, machine and commit (meta.json). `make reference` runs every
+report into reports/ and then `python -m compare --save-reference` copies them here:
+
+    compare/reference/
+      meta.json                  date, machine, commit (and what is not a measurement)
+      conformance.json           python -m conformance --serve-all
+      native/conformance.json    the suite on impl_<name>/native.py (the documented ways)
+      fuzz/<impl>/summary.json   python -m conformance.fuzz
+      fuzz/differential.md       its replay of every recorded request
+      bench.json                 python -m bench (the full run, never the smoke)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from compare.sources import ROOT, is_smoke
+
+FILES = ("conformance.json", "native/conformance.json", "bench.json", "fuzz/differential.md")
+
+
+def machine() -> str:
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.partition(":")[2].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}"
+
+
+def commit() -> str:
+    done = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return done.stdout.strip() or "?"
+
+
+def slim(report: dict[str, Any]) -> dict[str, Any]:
+    """A conformance report as the reference keeps it, small: each failed case's traceback cut
+    to its `E` lines and its message to its first line (what the page shows), and no separate
+    `failures` list (the same cases are in `checks`)."""
+    for check in report.get("checks") or []:
+        for result in (check.get("results") or {}).values():
+            for case in result.get("cases") or []:
+                if isinstance(case.get("detail"), str):
+                    kept = [line for line in case["detail"].splitlines() if line.startswith("E ")]
+                    case["detail"] = "\n".join(kept[:5])
+                if isinstance(case.get("message"), str):
+                    case["message"] = case["message"].strip().split("\n", 1)[0][:300]
+    report.pop("failures", None)
+    return report
+
+
+def save(reports: Path, reference: Path) -> str:
+    """Copy the reports of `reports` into `reference` (a smoke bench is refused); returns what
+    was copied, as a line."""
+    copied = []
+    for name in FILES:
+        source = reports / name
+        if not source.exists():
+            continue
+        if name == "bench.json" and is_smoke(json.loads(source.read_text())):
+            continue
+        (reference / name).parent.mkdir(parents=True, exist_ok=True)
+        if name.endswith("conformance.json"):
+            data = slim(json.loads(source.read_text()))
+            (reference / name).write_text(json.dumps(data, separators=(",", ":")) + "\n")
+        else:
+            shutil.copyfile(source, reference / name)
+        copied.append(name)
+    for summary in sorted((reports / "fuzz").glob("*/summary.json")):
+        target = reference / summary.relative_to(reports)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(summary, target)
+        copied.append(str(summary.relative_to(reports)))
+    meta = {
+        "date": datetime.now(UTC).date().isoformat(),
+        "machine": machine(),
+        "commit": commit(),
+        "note": "made by make reference",
+    }
+    (reference / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return f"{reference}: {', '.join(copied) or 'nothing'} (+ meta.json)"
