@@ -16,12 +16,30 @@ import importlib.util
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 #: The implementations in this repository, in the order the matrix shows them.
 BUILTIN: tuple[str, ...] = ("fastapi", "litestar", "starlette")
 #: Further implementations, comma separated (not ARENA_*: this is no setting of the app).
 EXTRA_ENV = "SCOPES_ARENA_IMPLEMENTATIONS"
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+@dataclass(frozen=True, slots=True)
+class Implementation:
+    """What the tools need to know about one implementation besides its code: `impl_<name>`'s
+    `META` (its package must import no framework to give it)."""
+
+    #: How the page and the reports name it, e.g. "Django (Ninja)".
+    display: str
+    #: The distributions whose versions are reported beside its figures.
+    packages: tuple[str, ...]
+    #: Its colour in the charts ("#rrggbb").
+    colour: str
+    #: Its place in tables and charts (lower first).
+    order: int
+    #: How it is served, in one line.
+    served: str
 
 
 class RegistryError(ValueError):
