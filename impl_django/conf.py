@@ -36,6 +36,8 @@ def configure() -> None:
         MIDDLEWARE=[],
         DATABASES={},
         USE_I18N=False,
+        # Ninja's own /docs (the documented way, impl_django.native) renders a template.
+        TEMPLATES=[{"BACKEND": "django.template.backends.django.DjangoTemplates"}],
         # core.asgi.Guard limits the body (413 over 64 KiB) before Django reads it; Django's
         # own check would parse Content-Length again, and fail on one it cannot read.
         DATA_UPLOAD_MAX_MEMORY_SIZE=None,
