@@ -28,8 +28,9 @@ def configure() -> None:
         return
     settings.configure(
         DEBUG=False,
-        # core.asgi.Guard checks the Host header (H14); Django would refuse an empty Host,
-        # which is valid (RFC 9112 §3.2), and names outside its own narrower pattern.
+        # core.asgi.Guard checks the Host header (H14). Django's own check (request.get_host(),
+        # which CommonMiddleware calls on every request) would refuse an empty Host, which is
+        # valid (RFC 9112 §3.2), and names outside its own narrower pattern.
         ALLOWED_HOSTS=["*"],
         ROOT_URLCONF=__name__,
         INSTALLED_APPS=[],
@@ -84,7 +85,11 @@ class Handler(ASGIHandler):  # type: ignore[misc]  # Django is untyped (Any)
         request.urlconf = self.urlconf  # read by Django's resolver, as a middleware would set it
         response = await super().get_response_async(request)
         if response.status_code == 405 and self.framework_error is not None:
-            return self.framework_error(response)
+            response = self.framework_error(response)
+        if not response.streaming and not response.has_header("Content-Length"):
+            # As CommonMiddleware would (not used here: it also checks the Host, see above);
+            # without it, every answer goes out chunked.
+            response.headers["Content-Length"] = str(len(response.content))
         return response
 
 
