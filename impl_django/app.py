@@ -35,9 +35,10 @@ _instances = itertools.count()
 
 
 def header_values(request: HttpRequest, name: bytes) -> list[str]:
-    """Every value of one request header as received (request.headers joins repeated ones
-    with commas, and the profile must see them apart)."""
-    return [value.decode("latin-1") for key, value in request.scope["headers"] if key == name]
+    """Every value of one request header as received: request.headers joins repeated ones
+    with commas, and the profile must see them apart. `name` in lowercase."""
+    headers = request.scope["headers"]
+    return [value.decode("latin-1") for key, value in headers if key.lower() == name]
 
 
 async def read_body(request: HttpRequest) -> bytes:
