@@ -22,8 +22,8 @@ urlpatterns: list[Any] = []
 
 
 def configure() -> None:
-    """Settings for an API without database, sessions, templates or translations. Touches no
-    disk (H10)."""
+    """Settings for an API without database, sessions, middleware or translations. Touches
+    no disk (H10)."""
     if settings.configured:
         return
     settings.configure(
@@ -78,7 +78,7 @@ class Handler(ASGIHandler):  # type: ignore[misc]  # Django is untyped (Any)
     def create_request(self, scope: Any, body_file: Any) -> tuple[Any, Any]:
         request, error = super().create_request(scope, body_file)
         if error is not None and self.framework_error is not None:
-            error = self.framework_error(error)
+            error = with_length(self.framework_error(error))
         return request, error
 
     async def get_response_async(self, request: HttpRequest) -> HttpResponseBase:
@@ -86,11 +86,15 @@ class Handler(ASGIHandler):  # type: ignore[misc]  # Django is untyped (Any)
         response = await super().get_response_async(request)
         if response.status_code == 405 and self.framework_error is not None:
             response = self.framework_error(response)
-        if not response.streaming and not response.has_header("Content-Length"):
-            # As CommonMiddleware would (not used here: it also checks the Host, see above);
-            # without it, every answer goes out chunked.
-            response.headers["Content-Length"] = str(len(response.content))
-        return response
+        return with_length(response)
+
+
+def with_length(response: HttpResponseBase) -> HttpResponseBase:
+    """Content-Length set, as CommonMiddleware would set it (not used here: it also checks the
+    Host, see `configure`); without it, every answer goes out chunked."""
+    if not response.streaming and not response.has_header("Content-Length"):
+        response.headers["Content-Length"] = str(len(response.content))
+    return response
 
 
 def urlconf(name: str, urlpatterns: list[Any], **handlers: Any) -> ModuleType:
