@@ -203,7 +203,8 @@ def create_app(settings: Settings | None = None) -> Guard:
 
     # compare: workaround: no APPEND_SLASH (CommonMiddleware redirects with 301 and checks Host)
     def not_found(request: HttpRequest, exception: Exception) -> HttpResponseBase:
-        if request.method in ("GET", "HEAD") and is_valid_path(f"{request.path_info}/", urlconf):
+        # core.asgi.Guard turns the redirect of any method but GET and HEAD into a 404 (H14).
+        if is_valid_path(f"{request.path_info}/", urlconf):
             location = request.get_full_path(force_append_slash=True)
             return HttpResponse(status=307, headers={"Location": location})
         return render(errors.NotFound())
