@@ -1,0 +1,85 @@
+"""Django Ninja's own way: an HttpBearer subclass whose `authenticate` decodes the JWT, as
+Ninja's authentication docs show it (here with the route's scopes given to it), a `Form[...]`
+schema for the login and HttpError for refusals; Django's ASGI handler; the user store from
+core."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from impl_django import conf  # first: Django's settings, which Django Ninja reads on import
+
+# isort: split
+import jwt
+from django.http import HttpRequest
+from django.urls import path
+from ninja import Form, NinjaAPI, Schema
+from ninja.errors import HttpError
+from ninja.security import HttpBearer
+from pwdlib import PasswordHash
+
+from bench.native import ALGORITHM, UserStore, expires
+from core.settings import Settings
+from core.users import User
+
+_instances = itertools.count()
+
+
+class LoginForm(Schema):
+    username: str
+    password: str
+    scope: str = ""
+
+
+def create_app(settings: Settings | None = None) -> conf.Handler:
+    users = UserStore(settings)
+    password_hash = PasswordHash.recommended()
+    instance = next(_instances)
+    api = NinjaAPI(title="native Django Ninja", urls_namespace=f"native-{instance}")
+
+    class AuthBearer(HttpBearer):
+        def __init__(self, *scopes: str) -> None:
+            super().__init__()
+            self.scopes = scopes
+
+        async def authenticate(self, request: HttpRequest, token: str) -> User | None:
+            try:
+                payload = jwt.decode(token, users.key, algorithms=[ALGORITHM])
+            except jwt.InvalidTokenError:
+                return None
+            user = await users.user(str(payload.get("sub")))
+            granted = str(payload.get("scope", "")).split()
+            if user is None or not set(self.scopes) <= set(granted):
+                return None
+            return user
+
+    @api.post("/token")
+    async def login(request: HttpRequest, data: Form[LoginForm]) -> dict[str, str]:
+        user = await users.user(data.username)
+        if not user or not password_hash.verify(data.password, user.hashed_password):
+            raise HttpError(400, "Incorrect username or password")
+        claims = {"sub": user.username, "scope": data.scope, "exp": expires()}
+        token = jwt.encode(claims, users.key, algorithm=ALGORITHM)
+        return {"access_token": token, "token_type": "bearer"}
+
+    @api.get("/users/me/", auth=AuthBearer("me"))
+    async def users_me(request: HttpRequest) -> dict[str, Any]:
+        user: User = request.auth
+        if user.disabled:
+            raise HttpError(400, "Inactive user")
+        return user.public()
+
+    @api.get("/users/me/items/", auth=AuthBearer("me", "items"))
+    async def users_me_items(request: HttpRequest) -> list[dict[str, str]]:
+        user: User = request.auth
+        if user.disabled:
+            raise HttpError(400, "Inactive user")
+        return await users.items(user.username)
+
+    @api.get("/status/", auth=AuthBearer())
+    async def status(request: HttpRequest) -> dict[str, str]:
+        return {"status": "ok"}
+
+    urlconf = conf.urlconf(f"{__name__}.urls_{instance}", [path("", api.urls)])
+    return conf.Handler(urlconf)
