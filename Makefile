@@ -52,7 +52,7 @@ fuzz: install ## schemathesis with every check and phase against every implement
 bench: install wrk-deps postgres-deps ## Every implementation vs bare framework, wiring ceiling, raw ASGI (+core): reads, logins, mixed, soak (~15 min)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
-bench-smoke: install wrk-deps ## The benchmark in ~40 s (1 s runs, five targets): does it run, is every answer right
+bench-smoke: install wrk-deps ## The benchmark in ~1 min (1 s runs, raw baselines + one ladder) into reports/bench-smoke.*: does it run, is every answer right
 	$(BIN)/python -m bench --smoke $(BENCH_ARGS)
 
 compare: install ## reports/index.html: reruns stale conformance/fuzz reports (bench only with BENCH=1), prints its path

@@ -4,9 +4,11 @@ expects; and a live smoke run of `python -m bench --smoke` under real uvicorn se
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -630,3 +632,15 @@ def test_bench_smoke_run(tmp_path: Path) -> None:
             assert rungs[rung]["cpu_us_per_request"] > 0, (rung, scenario)
         assert set(ladders[first, scenario]["deltas"]) == {n for n, _, _ in analysis.STEPS}
     assert data["targets"][first]["scenarios"]["items"]["cpu_us_per_request"]["median"] > 0
+
+
+def test_guardcost_measures_guard_in_process() -> None:
+    """`python -m bench.guardcost`: a line per app and request, Guard's µs beside the app's."""
+    from bench import guardcost
+
+    lines = asyncio.run(guardcost.measure({"minimal": guardcost.minimal}, calls=50, rounds=1))
+    assert len(lines) == len(guardcost.CASES)
+    for line, label in zip(lines, guardcost.CASES, strict=True):
+        assert line.startswith("minimal")
+        assert label in line
+        assert re.search(r"Guard +-?\d+\.\d{3} µs per call \(app alone \d+\.\d{3} µs\)", line)
