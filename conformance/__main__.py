@@ -34,6 +34,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from conformance.checks import NEUTRAL, PYTHON, Tier
 from conformance.differential import DiffResult, Probe, endpoint_for, run_differential
 from conformance.report import CELL_ORDER, GLYPHS, Report, cell_of, last_line
 from conformance.runner import ROOT, Case, Setup, SuiteRun, TargetSpec, check_setup, run_suite
@@ -103,6 +104,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         choices=(*PROFILES, "both"),
         help="the profile(s) to check: the implementations are run with each (default: both; "
         "tutorial for --target and --app-factory, which run the profile they were given)",
+    )
+    parser.add_argument(
+        "--opt-in",
+        action="append",
+        default=[],
+        choices=[PYTHON],
+        metavar="TIER",
+        help="for --target servers: also hold them to this tier (python: the multipart "
+        "parsing, bounds and names of this repository's Python stack), whose failures are "
+        "otherwise reported as such and do not fail the run; this repository's "
+        "implementations are always held to every tier",
     )
     parser.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k expression")
     parser.add_argument(
@@ -210,7 +222,11 @@ def resolve_targets(
     """The targets of one profile's run: those named (taken to run `profile`), and the
     implementations, under uvicorn with --serve-all (ARENA_PROFILE=`profile`) or in-process;
     an implementation's column is `<name>-strict` for the strict profile."""
-    targets = [TargetSpec(name, url=url, profile=profile) for name, url in args.target]
+    # An outside server is held to the neutral tier unless it opts into more (--opt-in).
+    outside: tuple[Tier, ...] = (NEUTRAL, *(tier for tier in args.opt_in if tier != NEUTRAL))
+    targets = [
+        TargetSpec(name, url=url, profile=profile, tiers=outside) for name, url in args.target
+    ]
     targets += [TargetSpec(name, factory=path, profile=profile) for name, path in args.app_factory]
     errors: dict[str, str] = {}
     implementations = args.impl or available_implementations()

@@ -187,6 +187,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "check(meta): a conformance check with a stable id")
+    config.addinivalue_line("markers", "tier(name): a case of a check in another tier")
 
 
 def _target_names(config: pytest.Config) -> list[str]:

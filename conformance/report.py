@@ -13,15 +13,21 @@ conformance.json (keys are only ever added):
 - startup_errors: {target: text}; errors: [text]
 - setup: {target: {unreachable, notes: [text], key_problem}}   (the probe before the checks)
 - summary: {target: {must_passed, must_failed, should_passed, should_failed, skipped, blocked,
-  cases: {passed, failed, skipped, blocked}}}   (counts of checks; cases in `cases`)
-- checks: [{id, level, rule, title, family, rules: [group], results: {target: {outcome,
-  cases: [{variant, outcome, duration_seconds, message?, detail?, properties?}]}}}]
+  cases: {passed, failed, skipped, blocked}, python_passed, python_failed}}   (counts of
+  checks; cases in `cases`; python_*: the python tier's checks on a target that does not
+  claim it, counted apart from MUST)
+- checks: [{id, level, rule, title, family, tier, source, origin, rules: [group],
+  results: {target: {outcome, cases: [{variant, outcome, tier, duration_seconds, message?,
+  detail?, properties?}]}}}]
   where outcome is pass | fail | skip | blocked and a case's outcome is passed | failed |
   skipped | blocked | not run
 - rules: [{rule, title, checks: [id], results: {target: {outcome, passed, failed, skipped,
   blocked, failed_checks: [id]}}}]   (one group per CONTRACT.md rule: its sections for the
   tutorial's behaviour, then H1.., then S1..; a check citing several rules is in each)
-- failures: [{check, level, target, variant, outcome, duration_seconds, message, detail, ...}]
+- failures: [{check, level, counts_as, tier, target, variant, outcome, duration_seconds,
+  message, detail, ...}]   (counts_as: MUST, SHOULD, or python: a python-tier case on a target
+  that does not claim the python tier, which does not fail the run)
+- targets[].tiers: the tiers whose failures fail the run for that target
 - skipped: [{check, target, reason, cases}]   (blocked ones too, with outcome "blocked")
 - differential: null or the differential run's findings
 """
@@ -43,7 +49,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from conformance.checks import MUST, SHOULD, Check
+from conformance.checks import MUST, NEUTRAL, PYTHON, SHOULD, TIERS, Check
 from conformance.differential import DiffResult
 from conformance.runner import SUITE_COLUMN, Case, Setup, SuiteRun
 
@@ -168,19 +174,25 @@ class Summary:
     skipped: int = 0
     blocked: int = 0
     cases: dict[str, int] = field(default_factory=dict)
+    python_passed: int = 0
+    python_failed: int = 0
 
     @property
     def checks(self) -> int:
-        return sum((self.must_passed, self.must_failed, self.should_passed, self.should_failed)) + (
-            self.skipped + self.blocked
-        )
+        counted = (self.must_passed, self.must_failed, self.should_passed, self.should_failed)
+        return sum(counted) + self.python_passed + self.python_failed + self.skipped + self.blocked
 
     def line(self) -> str:
         cases = self.cases
+        python = (
+            f"python tier (not claimed) {self.python_passed} passed, {self.python_failed} failed · "
+            if self.python_passed or self.python_failed
+            else ""
+        )
         return (
             f"{self.checks} checks [{sum(cases.values())} cases]: "
             f"MUST {self.must_passed} passed, {self.must_failed} failed · "
-            f"SHOULD {self.should_passed} passed, {self.should_failed} failed · "
+            f"SHOULD {self.should_passed} passed, {self.should_failed} failed · {python}"
             f"{self.skipped} skipped · {self.blocked} blocked "
             f"[cases: {cases.get('passed', 0)} passed, {cases.get('failed', 0)} failed, "
             f"{cases.get('skipped', 0)} skipped, {cases.get('blocked', 0)} blocked]"
@@ -238,8 +250,28 @@ class Report:
     def cell(self, check_id: str, target: str) -> Cell:
         return cell_of(self.cases(check_id, target))
 
+    def tiers(self, target: str) -> tuple[str, ...]:
+        """The tiers whose failures fail the run on `target` (every tier unless it is an
+        outside server that did not opt in)."""
+        for spec in self.run.targets:
+            if spec.name == target:
+                return spec.tiers
+        return TIERS
+
+    def counts_as(self, case: Case) -> str:
+        """MUST or SHOULD (the check's level), or "python": a python-tier case on a target
+        that does not claim that tier, reported as such and never failing the run."""
+        if case.tier != NEUTRAL and case.tier not in self.tiers(case.target):
+            return PYTHON
+        return case.check.level
+
+    def level_label(self, check: Check, target: str | None = None) -> str:
+        """The matrix's level column: MUST or SHOULD; PY for a python-tier check."""
+        return "PY" if check.tier == PYTHON else check.level
+
     def summary(self, target: str) -> Summary:
         counts = {"must_passed": 0, "must_failed": 0, "should_passed": 0, "should_failed": 0}
+        python = {"python_passed": 0, "python_failed": 0}
         skipped = blocked = 0
         cases: dict[str, int] = {"passed": 0, "failed": 0, "skipped": 0, "blocked": 0}
         for check in self.checks:
@@ -249,15 +281,24 @@ class Report:
             for case in ran:
                 if case.outcome in cases:
                     cases[case.outcome] += 1
-            cell = cell_of(ran)
-            if cell == "skip":
-                skipped += 1
-            elif cell == "blocked":
+            required = [case for case in ran if self.counts_as(case) != PYTHON]
+            optional = [case for case in ran if self.counts_as(case) == PYTHON]
+            cell = cell_of(required) if required else "skip"
+            extra = cell_of(optional) if optional else "skip"
+            level = "must" if check.level == MUST else "should"
+            if cell == "fail":
+                counts[f"{level}_failed"] += 1
+            elif extra == "fail":
+                python["python_failed"] += 1
+            elif cell == "blocked" or (not required and extra == "blocked"):
                 blocked += 1
+            elif cell == "pass":
+                counts[f"{level}_passed"] += 1
+            elif extra == "pass":
+                python["python_passed"] += 1
             else:
-                level = "must" if check.level == MUST else "should"
-                counts[f"{level}_{'passed' if cell == 'pass' else 'failed'}"] += 1
-        return Summary(skipped=skipped, blocked=blocked, cases=cases, **counts)
+                skipped += 1
+        return Summary(skipped=skipped, blocked=blocked, cases=cases, **counts, **python)
 
     def rules(self) -> list[tuple[str, list[Check]]]:
         """Every rule group the checks cite, in CONTRACT.md's order, with its checks."""
@@ -316,9 +357,10 @@ class Report:
         return sorted(out, key=lambda row: (check_order(self.run.checks[row[0]]), row[1]))
 
     def failures(self, level: str | None = None) -> list[Case]:
+        """Failed cases; `level`: only those counting as it (MUST, SHOULD or python)."""
         failed = [case for case in self.run.cases if case.outcome == "failed"]
         if level is not None:
-            failed = [case for case in failed if case.check.level == level]
+            failed = [case for case in failed if self.counts_as(case) == level]
         return sorted(failed, key=lambda case: (check_order(case.check), case.target, case.variant))
 
     @property
@@ -350,6 +392,7 @@ class Report:
                     "url": t.url,
                     "factory": t.factory,
                     "profile": t.profile,
+                    "tiers": list(t.tiers),
                 }
                 for t in self.run.targets
             ],
@@ -365,6 +408,9 @@ class Report:
                     "title": check.title,
                     "family": check.family,
                     "profile": check.profile,
+                    "tier": check.tier,
+                    "source": check.source,
+                    "origin": check.origin,
                     "rules": rule_groups(check.rule),
                     "results": {
                         name: {
@@ -390,7 +436,10 @@ class Report:
                 }
                 for group, checks in self.rules()
             ],
-            "failures": [_case_json(case, with_check=True) for case in self.failures()],
+            "failures": [
+                {**_case_json(case, with_check=True), "counts_as": self.counts_as(case)}
+                for case in self.failures()
+            ],
             "skipped": [
                 {
                     "check": check_id,
@@ -480,17 +529,21 @@ class Report:
             "",
             "## Matrix",
             "",
-            "| check | level | title | " + " | ".join(columns) + " |",
-            "|---|---|---|" + "---|" * len(columns),
+            "| check | level | tier | source | title | " + " | ".join(columns) + " |",
+            "|---|---|---|---|---|" + "---|" * len(columns),
         ]
         for check in self.checks:
             cells = [GLYPHS[self.cell(check.id, name)] for name in columns]
             title = _md(check.title)
-            lines.append(f"| {check.id} | {check.level} | {title} | " + " | ".join(cells) + " |")
+            lines.append(
+                f"| {check.id} | {check.level} | {check.tier} | {_md(check.origin)} | {title} | "
+                + " | ".join(cells)
+                + " |"
+            )
         failures = self.failures()
         lines += ["", f"## Failures ({len(failures)} cases)", ""]
         lines += [
-            f"- {case.check.id} ({case.check.level}) on **{case.target}**"
+            f"- {case.check.id} ({_counted_label(self.counts_as(case))}) on **{case.target}**"
             + (f" `[{case.variant}]`" if case.variant else "")
             + f": `{_code(case.message)}`"
             for case in failures
@@ -572,7 +625,7 @@ class Report:
             level_style = "" if check.level == SHOULD else "bold"
             table.add_row(
                 check.id,
-                Text(check.level, style=level_style),
+                Text(self.level_label(check), style=level_style),
                 escape(check.title),
                 *(Text(GLYPHS[cell], style=STYLES[cell]) for cell in cells),
             )
@@ -628,7 +681,8 @@ class Report:
                 # The terminal keeps the start of a long message; the .md has it whole.
                 message = case.message if len(case.message) <= 300 else case.message[:300] + "…"
                 console.print(
-                    f"  [red]✗[/] {case.check.id} {case.check.level} on {escape(target)}"
+                    f"  [red]✗[/] {case.check.id} {_counted_label(self.counts_as(case))} on "
+                    f"{escape(target)}"
                     f"{escape(variant)}{more}: {escape(message)}",
                 )
         not_run = self.not_run()
@@ -682,6 +736,10 @@ class Report:
             console.print(f"  [cyan]~[/] {difference.probe.id}: {escape(answers)}", soft_wrap=True)
 
 
+def _counted_label(counts_as: str) -> str:
+    return "python tier, not claimed" if counts_as == PYTHON else counts_as
+
+
 def last_line(text: str) -> str:
     """The line of a server's log that says what went wrong: the end of its traceback."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -692,6 +750,7 @@ def _case_json(case: Case, *, with_check: bool = False) -> dict[str, Any]:
     data: dict[str, Any] = {
         "variant": case.variant,
         "outcome": case.outcome,
+        "tier": case.tier,
         "duration_seconds": round(case.duration, 4),
     }
     if with_check:

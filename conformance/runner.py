@@ -27,7 +27,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from conformance.checks import MUST, Check, check_of
+from conformance.checks import MUST, NEUTRAL, TIERS, Check, Tier, check_of, tier_of
 from conformance.servers import LIVE_SECRET_KEY
 from core.settings import Profile, Settings
 
@@ -54,6 +54,9 @@ class TargetSpec:
     #: The profile the target runs (a live one was started with it; an in-process one is
     #: built with it): the suite runs that profile's checks on it.
     profile: Profile = "tutorial"
+    #: The tiers whose failures fail the run: every tier for this repository's implementations;
+    #: the neutral one for an outside server (--target) unless it opts into more.
+    tiers: tuple[Tier, ...] = TIERS
 
     @property
     def mode(self) -> str:
@@ -233,6 +236,8 @@ class Case:
     check: Check
     target: str
     variant: str = ""
+    #: The case's tier: its check's, or its own where the check marks some cases python.
+    tier: Tier = NEUTRAL
     outcome: Outcome = "not run"
     #: The first assertion line of a failure, or the reason of a skip or a block.
     message: str = ""
@@ -349,6 +354,7 @@ class Collector:
                 check=meta,
                 target=target or SUITE_COLUMN,
                 variant=variant_of(item, target),
+                tier=tier_of(item, meta),
             )
         if self.on_collected is not None:
             self.on_collected(list(self.cases.values()))

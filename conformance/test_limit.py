@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conformance.checks import MUST, check
+from conformance.checks import MUST, PYTHON, check
 from conformance.conftest import Target
 from conformance.support import STATUS
 
@@ -67,6 +67,7 @@ def request(*headers: bytes) -> bytes:
     MUST,
     "CONTRACT Limits below the app; H2",
     "a request head of 1 MiB is refused (431) before it reaches the app, not buffered whole",
+    tier=PYTHON,
 )
 async def test_huge_head(target: Target) -> None:
     live_only(target)
@@ -80,6 +81,7 @@ async def test_huge_head(target: Target) -> None:
     MUST,
     "CONTRACT Limits below the app; H2",
     "a request with 2000 header fields is refused (431)",
+    tier=PYTHON,
 )
 async def test_many_headers(target: Target) -> None:
     live_only(target)
@@ -93,6 +95,7 @@ async def test_many_headers(target: Target) -> None:
     MUST,
     "CONTRACT Limits below the app",
     "a request never finished is closed within the request timeout (408 or closed)",
+    tier=PYTHON,
 )
 async def test_unfinished_request(target: Target) -> None:
     live_only(target)

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from conformance.checks import MUST, check
+from conformance.checks import MUST, PYTHON, check
 from conformance.conftest import Target
 from conformance.support import ITEMS, STATUS, USERS_ME, bearer, record_variant
 
@@ -378,6 +378,7 @@ async def test_valid_host(target: Target, host: str) -> None:
     MUST,
     "CONTRACT H7, H14; RFC 9110 §14.2",
     "Range on a static asset is ignored: 200 with the whole file, no Accept-Ranges",
+    tier=PYTHON,
 )
 async def test_range_ignored(target: Target, value: str) -> None:
     whole = await raw_request(target, "GET", ASSET)

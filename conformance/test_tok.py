@@ -11,7 +11,7 @@ import httpx
 import jwt
 import pytest
 
-from conformance.checks import MUST, check
+from conformance.checks import MUST, PYTHON, check
 from conformance.conftest import Target
 from conformance.support import (
     ITEMS,
@@ -129,7 +129,13 @@ async def test_token_from_login_works(client: httpx.AsyncClient) -> None:
     assert body_field(response, "username") == "johndoe"
 
 
-@check("TOK-006", MUST, "CONTRACT POST /token (multipart accepted)", "multipart/form-data login")
+@check(
+    "TOK-006",
+    MUST,
+    "CONTRACT POST /token (multipart accepted)",
+    "multipart/form-data login",
+    tier=PYTHON,
+)
 async def test_multipart_accepted(client: httpx.AsyncClient) -> None:
     fields = {"username": "johndoe", "password": "secret", "scope": "me"}
     files = {name: (None, value) for name, value in fields.items()}
@@ -456,6 +462,7 @@ async def test_query_string_not_read(client: httpx.AsyncClient) -> None:
     MUST,
     "CONTRACT POST /token 422 (FastAPI's shape; a password value never appears)",
     "a file where a text field belongs: FastAPI's string_type entry, without the content",
+    tier=PYTHON,
 )
 async def test_file_in_text_field(client: httpx.AsyncClient, field: str) -> None:
     fields = {"username": "johndoe", "password": "secret"}

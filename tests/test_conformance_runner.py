@@ -277,6 +277,8 @@ def test_report_matrix_summary_and_exit_code(
         "skipped": 1,
         "blocked": 1,
         "cases": {"passed": 4, "failed": 2, "skipped": 1, "blocked": 1},
+        "python_passed": 0,
+        "python_failed": 0,
     }
     chk2 = next(check for check in data["checks"] if check["id"] == "CHK-002")
     assert chk2["results"]["beta"]["outcome"] == "fail"
@@ -309,10 +311,11 @@ def test_report_matrix_summary_and_exit_code(
     assert data["differential"] is None
 
     markdown = md_path.read_text()
-    assert "| check | level | title | alpha | beta | (suite) |" in markdown
+    assert "| check | level | tier | source | title | alpha | beta | (suite) |" in markdown
     assert "## Results per rule" in markdown
     assert "- ⊘ CHK-006 on **beta** [1 cases]: needs a token from /token" in markdown
-    assert "| CHK-002 | MUST | fails on beta, case two | ✓ | ✗ | – |" in markdown  # noqa: RUF001
+    row = "| CHK-002 | MUST | neutral | tutorial | fails on beta, case two | ✓ | ✗ | – |"  # noqa: RUF001
+    assert row in markdown
     assert "- CHK-002 (MUST) on **beta** `[two]`: `beta two is broken" in markdown
 
 
@@ -741,7 +744,14 @@ def test_cli_against_live_servers(tmp_path: Path) -> None:
     assert "OK: every MUST check passed on every target" in good.stdout
     data = json.loads((tmp_path / "good" / "conformance.json").read_text())
     assert data["targets"] == [
-        {"name": "x", "mode": "live", "url": server.url, "factory": None, "profile": "tutorial"}
+        {
+            "name": "x",
+            "mode": "live",
+            "url": server.url,
+            "factory": None,
+            "profile": "tutorial",
+            "tiers": ["neutral"],
+        }
     ]
     assert data["summary"]["x"]["must_passed"] > 0
     assert data["differential"] is None  # one target: nothing to compare
