@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -36,6 +35,7 @@ from rich.progress import (
 
 from conformance.checks import NEUTRAL, PYTHON, Tier
 from conformance.differential import DiffResult, Probe, endpoint_for, run_differential
+from conformance.evidence import terminal as escape
 from conformance.report import CELL_ORDER, GLYPHS, Report, cell_of, last_line
 from conformance.runner import ROOT, Case, Setup, SuiteRun, TargetSpec, check_setup, run_suite
 from conformance.servers import IMPLEMENTATIONS, LIVE_SECRET_KEY, serve

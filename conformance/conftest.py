@@ -18,7 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
+from conformance.bounded import bounded_client
 from conformance.checks import check_of
+from conformance.evidence import RECORDER
 from conformance.runner import IN_PROCESS_KEY, in_process_settings
 from conformance.servers import IMPLEMENTATIONS, LIVE_SECRET_KEY
 from core.settings import Settings
@@ -54,9 +56,14 @@ class Target:
 
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
         hooks = kwargs.pop("event_hooks", {})
-        hooks = {**hooks, "response": [*hooks.get("response", []), _remember]}
+        hooks = {
+            **hooks,
+            "request": [*hooks.get("request", []), _sent],
+            "response": [*hooks.get("response", []), _remember],
+        }
         if self.url is not None:
-            return httpx.AsyncClient(base_url=self.url, timeout=30.0, event_hooks=hooks, **kwargs)
+            # The request's deadline and the answer's size are bounded (conformance.bounded).
+            return bounded_client(self.url, event_hooks=hooks, **kwargs)
         assert self.app is not None
         transport = httpx.ASGITransport(app=self.app)
         return httpx.AsyncClient(
@@ -87,8 +94,13 @@ STRICT_AUDIENCE: str = Settings.model_fields["token_audience"].default
 _last: list[httpx.Response] = []
 
 
+async def _sent(request: httpx.Request) -> None:
+    RECORDER.add(request)
+
+
 async def _remember(response: httpx.Response) -> None:
     _last[:] = [response]
+    RECORDER.add(response)
 
 
 def last_answer() -> str:
@@ -124,11 +136,17 @@ def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str]
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, Any, None]:
+    if call.when == "setup":
+        RECORDER.clear()
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
     excinfo = call.excinfo
     if call.when == "setup":
         _last.clear()
+    if report.failed and call.when == "call":
+        # The evidence: every exchange of the case, kept whole in conformance.json.
+        exchanges = [exchange.to_json() for exchange in RECORDER.exchanges()]
+        item.user_properties.append(("exchanges", exchanges))
     if excinfo is None or not report.failed or excinfo.errisinstance(AssertionError):
         return
     exc = excinfo.value

@@ -45,12 +45,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
 from conformance.checks import MUST, NEUTRAL, PYTHON, SHOULD, TIERS, Check
 from conformance.differential import DiffResult
+from conformance.evidence import json_text, safe
+from conformance.evidence import terminal as escape
 from conformance.runner import SUITE_COLUMN, Case, Setup, SuiteRun
 
 Cell = Literal["pass", "fail", "skip", "blocked"]
@@ -457,7 +458,8 @@ class Report:
         directory.mkdir(parents=True, exist_ok=True)
         json_path = directory / "conformance.json"
         md_path = directory / "conformance.md"
-        json_path.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n")
+        text = json.dumps(self.to_json(), indent=2, ensure_ascii=False)
+        json_path.write_text(json_text(text) + "\n")
         md_path.write_text(self.to_markdown())
         return json_path, md_path
 
@@ -542,12 +544,26 @@ class Report:
             )
         failures = self.failures()
         lines += ["", f"## Failures ({len(failures)} cases)", ""]
-        lines += [
-            f"- {case.check.id} ({_counted_label(self.counts_as(case))}) on **{case.target}**"
-            + (f" `[{case.variant}]`" if case.variant else "")
-            + f": `{_code(case.message)}`"
-            for case in failures
-        ] or ["None."]
+        for case in failures:
+            lines.append(
+                f"- {case.check.id} ({_counted_label(self.counts_as(case))}) on "
+                f"**{_md(case.target)}**"
+                + (f" `[{_code(case.variant)}]`" if case.variant else "")
+                + f": `{_code(case.message)}`"
+            )
+            exchanges = evidence(case)
+            if exchanges:
+                last = exchanges[-1]
+                more = f" (the last of {len(exchanges)}; all in conformance.json)"
+                lines += [
+                    f"  - sent{more if len(exchanges) > 1 else ''}:",
+                    "    ```sh",
+                    f"    {_cut(safe(str(last.get('replay', ''))), 8000)}",
+                    "    ```",
+                    f"  - got: `{_code(_cut(str(last.get('answer', '')), 1000))}`",
+                ]
+        if not failures:
+            lines.append("None.")
         not_run = self.not_run()
         lines += ["", f"## Skipped and blocked ({len(not_run)})", ""]
         lines += [
@@ -685,6 +701,13 @@ class Report:
                     f"{escape(target)}"
                     f"{escape(variant)}{more}: {escape(message)}",
                 )
+                exchanges = evidence(case)
+                if exchanges:
+                    last = exchanges[-1]
+                    replay = _cut(str(last.get("replay", "")), 400)
+                    console.print(f"      [dim]sent:[/] {escape(replay)}", soft_wrap=True)
+                    answer = _cut(str(last.get("answer", "")), 300)
+                    console.print(f"      [dim]got:[/]  {escape(answer)}", soft_wrap=True)
         not_run = self.not_run()
         if not_run:
             reasons: dict[tuple[Cell, str], set[str]] = {}
@@ -759,6 +782,8 @@ def _case_json(case: Case, *, with_check: bool = False) -> dict[str, Any]:
         data["message"] = case.message
     if case.outcome == "failed":
         data["detail"] = case.detail
+        if evidence(case):
+            data["exchanges"] = evidence(case)
     if case.properties:
         data["properties"] = {name: _jsonable(value) for name, value in case.properties}
     return data
@@ -773,8 +798,20 @@ def _jsonable(value: Any) -> Any:
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return safe(text.replace("|", "\\|").replace("\n", " "))
 
 
 def _code(text: str) -> str:
-    return text.replace("`", "'").replace("\n", " ")
+    return safe(text.replace("`", "'").replace("\n", " "))
+
+
+def evidence(case: Case) -> list[dict[str, Any]]:
+    """The exchanges a failing case made (conformance.evidence), oldest first."""
+    for name, value in case.properties:
+        if name == "exchanges" and isinstance(value, list):
+            return [item for item in value if isinstance(item, dict)]
+    return []
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"

@@ -5,12 +5,14 @@ that no body can name one user for one implementation and another user (or none)
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
 import pytest
 
 from conformance.checks import MUST, PYTHON, check, python_case
+from conformance.support import describe
 
 BOUNDARY = "form-check-boundary"
 MULTIPART = f"multipart/form-data; boundary={BOUNDARY}"
@@ -80,14 +82,30 @@ async def send(client: httpx.AsyncClient, case: Case) -> httpx.Response:
 
 
 def assert_answer(response: httpx.Response, expected: Expected) -> None:
-    assert response.headers.get("content-type", "").startswith("application/json"), response.text
     if expected == TOKEN:
-        assert response.status_code == 200, response.text
-        assert response.json()["token_type"] == "bearer"
+        want = "expected 200 with a bearer token"
+        assert response.status_code == 200, f"{want}, got {describe(response)}"
+        body = response.json() if _is_json(response) else None
+        ok = isinstance(body, dict) and body.get("token_type") == "bearer"
+        assert ok, f"{want}, got {describe(response)}"
         return
     assert isinstance(expected, dict)
     status = 400 if isinstance(expected["detail"], str) else 422
-    assert (response.status_code, response.json()) == (status, expected)
+    want = f"expected {status} {json.dumps(expected)}"
+    assert _is_json(response), f"{want}, got {describe(response)} (not JSON)"
+    assert (response.status_code, response.json()) == (status, expected), (
+        f"{want}, got {describe(response, 1000)}"
+    )
+
+
+def _is_json(response: httpx.Response) -> bool:
+    if not response.headers.get("content-type", "").startswith("application/json"):
+        return False
+    try:
+        response.json()
+    except ValueError:
+        return False
+    return True
 
 
 async def run(client: httpx.AsyncClient, cases: dict[str, Case], case: str) -> None:

@@ -6,14 +6,15 @@ only (what `make conformance` starts: `core.server`, the project's uvicorn confi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from urllib.parse import urlsplit
 
 import pytest
 
+from conformance.bounded import read_bounded
 from conformance.checks import MUST, PYTHON, check
 from conformance.conftest import Target
+from conformance.evidence import record_raw
 from conformance.support import STATUS
 
 #: Well above ARENA_MAX_HEADER_BYTES's default (64 KiB) and the 16-32 KiB proxies allow.
@@ -42,20 +43,33 @@ async def exchange(target: Target, data: bytes, wait: float = 30.0) -> tuple[byt
         except ConnectionError:
             pass  # refused part-way: what matters is what came back
         # A server that keeps the connection open past `wait` answers with the time it held it.
-        with contextlib.suppress(ConnectionError, TimeoutError):
-            received = await asyncio.wait_for(reader.read(), timeout=wait)
+        received = await read_bounded(reader, timeout=wait, partial=True)
     finally:
         writer.close()
-    return received, time.monotonic() - start
+    elapsed = time.monotonic() - start
+    note = f"held open {elapsed:.1f} s" + ("" if received else ", closed without an answer")
+    record_raw(target.url, data[:4096] + (b"..." if len(data) > 4096 else b""), received, note)
+    return received, elapsed
 
 
 def assert_refused(received: bytes, status: int) -> None:
     """Either the server's refusal (`status`, JSON) or a closed connection: never the app."""
     if not received:
         return  # closed without an answer: allowed
-    head = received.split(b"\r\n", 1)[0]
-    assert head.startswith(f"HTTP/1.1 {status} ".encode()), received[:300]
-    assert b"application/json" in received.partition(b"\r\n\r\n")[0].lower(), received[:300]
+    head, _, body = received.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    content_type = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in lines[1:]
+            if line.lower().startswith("content-type:")
+        ),
+        "no content-type",
+    )
+    got = f"{lines[0]!r} ({content_type}) {body[:200]!r}"
+    expected = f"expected HTTP/1.1 {status} with a JSON body, or the connection closed"
+    assert lines[0].startswith(f"HTTP/1.1 {status} "), f"{expected}, got {got}"
+    assert "application/json" in content_type.lower(), f"{expected}, got {got}"
 
 
 def request(*headers: bytes) -> bytes:

@@ -151,7 +151,7 @@ async def test_grant_type_accepted(client: httpx.AsyncClient, grant_type: str | 
     if grant_type is not None:
         form["grant_type"] = grant_type
     response = await client.post("/token", data=form)
-    assert response.status_code == 200, response.text
+    assert response.status_code == 200, f"expected 200, got {describe(response)}"
 
 
 @pytest.mark.parametrize(
@@ -162,7 +162,7 @@ async def test_grant_type_accepted(client: httpx.AsyncClient, grant_type: str | 
 async def test_grant_type_refused(client: httpx.AsyncClient, grant_type: str) -> None:
     form = {"grant_type": grant_type, "username": "johndoe", "password": "secret"}
     response = await client.post("/token", data=form)
-    assert response.status_code == 422, response.text
+    assert response.status_code == 422, f"expected 422, got {describe(response)}"
     assert response.json() == {"detail": [pattern_mismatch(grant_type)]}
 
 
@@ -187,14 +187,14 @@ MISSING_CASES: dict[str, tuple[dict[str, str], list[str]]] = {
 async def test_missing_fields(client: httpx.AsyncClient, case: str) -> None:
     form, fields = MISSING_CASES[case]
     response = await client.post("/token", data=form)
-    assert response.status_code == 422, response.text
+    assert response.status_code == 422, f"expected 422, got {describe(response)}"
     assert response.json() == {"detail": [missing(field) for field in fields]}
 
 
 @check("TOK-010", MUST, "CONTRACT POST /token 422", "one entry per bad field, in field order")
 async def test_errors_in_field_order(client: httpx.AsyncClient) -> None:
     response = await client.post("/token", data={"grant_type": "implicit", "scope": "me"})
-    assert response.status_code == 422, response.text
+    assert response.status_code == 422, f"expected 422, got {describe(response)}"
     assert response.json() == {
         "detail": [pattern_mismatch("implicit"), missing("username"), missing("password")]
     }
@@ -393,7 +393,7 @@ async def test_disabled_user_token_inactive(client: httpx.AsyncClient, path: str
 async def test_disabled_user_token_status(client: httpx.AsyncClient) -> None:
     token = await token_for(client, "alice", "")
     response = await client.get(STATUS, headers=bearer(token))
-    assert response.status_code == 200, response.text
+    assert response.status_code == 200, f"expected 200, got {describe(response)}"
     assert response.json() == {"status": "ok"}
 
 
@@ -452,7 +452,7 @@ async def test_body_at_limit(client: httpx.AsyncClient) -> None:
 )
 async def test_query_string_not_read(client: httpx.AsyncClient) -> None:
     response = await client.post("/token", params={"username": "johndoe", "password": "secret"})
-    assert response.status_code == 422, response.text
+    assert response.status_code == 422, f"expected 422, got {describe(response)}"
     assert response.json() == {"detail": [missing("username"), missing("password")]}
 
 
@@ -470,7 +470,7 @@ async def test_file_in_text_field(client: httpx.AsyncClient, field: str) -> None
     response = await client.post(
         "/token", data=fields, files={field: ("upload.txt", b"secret", "text/plain")}
     )
-    assert response.status_code == 422, response.text
+    assert response.status_code == 422, f"expected 422, got {describe(response)}"
     assert response.json() == {
         "detail": [
             {
