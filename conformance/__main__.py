@@ -33,15 +33,49 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from conformance.bounded import CHECK_DEADLINE
 from conformance.checks import NEUTRAL, PYTHON, Tier
 from conformance.differential import DiffResult, Probe, endpoint_for, run_differential
 from conformance.evidence import terminal as escape
 from conformance.report import CELL_ORDER, GLYPHS, Report, cell_of, last_line
-from conformance.runner import ROOT, Case, Setup, SuiteRun, TargetSpec, check_setup, run_suite
+from conformance.runner import (
+    ROOT,
+    Case,
+    Setup,
+    SuiteRun,
+    TargetSpec,
+    check_setup,
+    count_selected,
+    run_suite,
+)
+from conformance.selection import Selection
 from conformance.servers import IMPLEMENTATIONS, LIVE_SECRET_KEY, serve
 from core.settings import Profile
 
 PROFILES: tuple[Profile, ...] = ("tutorial", "strict")
+#: The selection options: (kind, example); each also as --exclude-<kind>.
+SELECTORS = (
+    ("family", "AUTH"),
+    ("rule", "H5 or 'RFC 6750'"),
+    ("level", "MUST, SHOULD, neutral (the language-neutral contract) or python"),
+    ("check", "AUTH-010 or 'AUTH-01*'"),
+)
+#: The whole run of one profile's checks (the full suite takes some minutes on this project's
+#: implementations).
+RUN_DEADLINE = 3600.0
+
+
+def selection_of(args: argparse.Namespace) -> Selection:
+    return Selection(
+        families=tuple(args.family),
+        rules=tuple(args.rule),
+        levels=tuple(args.level),
+        checks=tuple(args.check),
+        exclude_families=tuple(args.exclude_family),
+        exclude_rules=tuple(args.exclude_rule),
+        exclude_levels=tuple(args.exclude_level),
+        exclude_checks=tuple(args.exclude_check),
+    )
 
 
 def available_implementations() -> list[str]:
@@ -116,13 +150,49 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "otherwise reported as such and do not fail the run; this repository's "
         "implementations are always held to every tier",
     )
-    parser.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k expression")
     parser.add_argument(
-        "--family",
-        action="append",
-        default=[],
-        metavar="FAMILY",
-        help="only checks of this family, e.g. AUTH (repeatable)",
+        "-k",
+        dest="keyword",
+        metavar="EXPR",
+        help="pytest -k expression on node ids (beware: `-k 'not FORM'` matches "
+        "'conFORMance' too); prefer the options below, which read the checks' metadata",
+    )
+    select = parser.add_argument_group(
+        "selection (by the checks' metadata; each option repeatable; a case must match one "
+        "value of every --family/--rule/--level/--check given, and none of the --exclude-*)"
+    )
+    for kind, example in SELECTORS:
+        select.add_argument(
+            f"--{kind}",
+            dest=kind,
+            action="append",
+            default=[],
+            metavar=kind.upper(),
+            help=f"only checks of this {kind}, e.g. {example}",
+        )
+        select.add_argument(
+            f"--exclude-{kind}",
+            dest=f"exclude_{kind}",
+            action="append",
+            default=[],
+            metavar=kind.upper(),
+            help=f"leave out checks of this {kind}",
+        )
+    deadlines = parser.add_argument_group("deadlines (a target can never hang the run)")
+    deadlines.add_argument(
+        "--check-deadline",
+        type=float,
+        default=CHECK_DEADLINE,
+        metavar="SECONDS",
+        help="each case of a check: past it, it fails as timed out (default: %(default)s)",
+    )
+    deadlines.add_argument(
+        "--run-deadline",
+        type=float,
+        default=RUN_DEADLINE,
+        metavar="SECONDS",
+        help="the checks of one profile: cases not started by then are blocked "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--no-diff", action="store_true", help="skip the differential run (default with 2+ targets)"
@@ -308,10 +378,12 @@ def run_checks(
             targets,
             secret_key=args.secret_key,
             keyword=args.keyword,
-            families=args.family,
+            selection=selection_of(args),
             on_collected=progress.collected,
             on_case=progress.finished,
             key_problems=key_problems,
+            check_deadline=args.check_deadline,
+            run_deadline=args.run_deadline,
         )
 
 
@@ -370,9 +442,37 @@ def run_diff(
         return asyncio.run(run_differential(endpoints, args.secret_key, on_probe=advance))
 
 
+def empty_selection(args: argparse.Namespace, profiles: Sequence[Profile]) -> str | None:
+    """The one line to print when the selection can select nothing, else None."""
+    selection = selection_of(args)
+    if not selection.given and not args.keyword:
+        return None
+    problem = selection.invalid()
+    if problem is None and any(
+        count_selected(selection, profile, args.keyword) for profile in profiles
+    ):
+        return None
+    what = " ".join(
+        [*([f"-k {args.keyword!r}"] if args.keyword else []), selection.describe()]
+    ).replace(" (everything)", "")
+    hint = (
+        " (-k matches node ids: 'FORM' is in 'conformance' too; use --exclude-family FORM)"
+        if args.keyword
+        else ""
+    )
+    return f"error: the selection {what} matches no check{hint}" + (
+        f": {problem}" if problem else ""
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     profiles = profiles_of(args)
+    nothing = empty_selection(args, profiles)
+    if nothing is not None:
+        # One line, exit 2, and no report written: an empty run must not overwrite one.
+        print(nothing, file=sys.stderr)
+        return 2
     # Bound to the real stdout now: pytest's own output is redirected while the suite runs.
     # No emoji codes: "module:factory:" in a message must not become a picture.
     console = Console(file=sys.stdout, highlight=False, emoji=False)

@@ -11,6 +11,7 @@ a field, a refused connection) is reported with what it tripped on and the last 
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conformance.bounded import bounded_client
+from conformance.bounded import CHECK_DEADLINE, bounded_client, with_deadline
 from conformance.checks import check_of
 from conformance.evidence import RECORDER
 from conformance.runner import IN_PROCESS_KEY, in_process_settings
@@ -160,6 +161,18 @@ def pytest_runtest_makereport(
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conformance")
     group.addoption(
+        "--check-deadline",
+        type=float,
+        default=None,
+        help="seconds each case of a check may run: past it, it fails as timed out",
+    )
+    group.addoption(
+        "--run-ends",
+        type=float,
+        default=None,
+        help="a time.monotonic() value: cases not started by then are blocked",
+    )
+    group.addoption(
         "--target",
         action="append",
         default=[],
@@ -225,8 +238,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     profile = config.getoption("--profile")
+    deadline = config.getoption("--check-deadline")
+    run_ends = config.getoption("--run-ends")
     drop: list[pytest.Item] = []
     for item in items:
+        function = getattr(item, "obj", None)
+        if (deadline or run_ends) and inspect.iscoroutinefunction(function):
+            # Every check has a deadline of its own (and the run one): a check that runs out
+            # fails saying so, instead of hanging on a server that never finishes an answer.
+            item.obj = with_deadline(function, deadline or CHECK_DEADLINE, run_ends)  # type: ignore[attr-defined]
         meta = check_of(item)
         if meta is not None:
             item.user_properties.append(("check", meta.id))

@@ -19,7 +19,7 @@ import json
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,6 +28,7 @@ import pytest
 from pydantic import SecretStr
 
 from conformance.checks import MUST, NEUTRAL, TIERS, Check, Tier, check_of, tier_of
+from conformance.selection import Selection
 from conformance.servers import LIVE_SECRET_KEY
 from core.settings import Profile, Settings
 
@@ -321,8 +322,10 @@ class Collector:
         families: Sequence[str] = (),
         on_collected: Callable[[list[Case]], None] | None = None,
         on_case: CaseCallback | None = None,
+        selection: Selection | None = None,
     ) -> None:
-        self.families = frozenset(family.upper() for family in families)
+        selection = selection or Selection()
+        self.selection = replace(selection, families=(*selection.families, *families))
         self.on_collected = on_collected
         self.on_case = on_case
         self.checks: dict[str, Check] = {}
@@ -333,13 +336,14 @@ class Collector:
     def pytest_collection_modifyitems(
         self, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
-        if not self.families:
+        if not self.selection.given:
             return
         keep: list[pytest.Item] = []
         drop: list[pytest.Item] = []
         for item in items:
             meta = check_of(item)
-            (keep if meta is not None and meta.family in self.families else drop).append(item)
+            chosen = meta is not None and self.selection.matches(meta, tier_of(item, meta))
+            (keep if chosen else drop).append(item)
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
@@ -433,16 +437,30 @@ def run_suite(
     on_collected: Callable[[list[Case]], None] | None = None,
     on_case: CaseCallback | None = None,
     key_problems: dict[str, str] | None = None,
+    selection: Selection | None = None,
+    check_deadline: float | None = None,
+    run_deadline: float | None = None,
 ) -> SuiteRun:
-    """Run the suite once over all `targets`; pytest's own output is kept, not printed."""
+    """Run the suite once over all `targets`; pytest's own output is kept, not printed.
+    `check_deadline`: seconds for each case; `run_deadline`: seconds for the whole run (cases
+    that would start after it are blocked)."""
     if not targets:
         raise ValueError("no targets to run the suite against")
     names = [target.name for target in targets]
     if len(set(names)) != len(names):
         raise ValueError(f"target names must be unique: {', '.join(names)}")
-    collector = Collector(families, on_collected, on_case)
+    collector = Collector(families, on_collected, on_case, selection)
+    deadlines: list[str] = []
+    if check_deadline is not None:
+        deadlines += ["--check-deadline", str(check_deadline)]
+    if run_deadline is not None:
+        deadlines += ["--run-ends", str(time.monotonic() + run_deadline)]
     args = pytest_arguments(
-        targets, secret_key=secret_key, keyword=keyword, extra=extra, key_problems=key_problems
+        targets,
+        secret_key=secret_key,
+        keyword=keyword,
+        extra=[*deadlines, *extra],
+        key_problems=key_problems,
     )
     output = io.StringIO()
     started = time.monotonic()
@@ -462,3 +480,21 @@ def run_suite(
         output=output.getvalue(),
         duration=time.monotonic() - started,
     )
+
+
+def count_selected(
+    selection: Selection, profile: str, keyword: str | None = None, families: Sequence[str] = ()
+) -> int:
+    """How many cases a selection keeps, from a collection alone (no target is contacted)."""
+    collector = Collector(families, selection=selection)
+    args = [
+        str(SUITE_DIR), "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"),
+        "-p", "no:cacheprovider", "--collect-only", "-q", "--profile", profile,
+        "--target", "selection=http://127.0.0.1:9",
+        "-W", "ignore::pytest.PytestAssertRewriteWarning",
+    ]  # fmt: skip
+    if keyword:
+        args += ["-k", keyword]
+    with contextlib.redirect_stdout(io.StringIO()):
+        pytest.main(args, plugins=[collector])
+    return len(collector.cases)
