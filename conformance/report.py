@@ -617,14 +617,47 @@ class Report:
 
     # --- Rich ---------------------------------------------------------------------------------
 
-    def matrix_table(self, width: int = 120, checks: list[Check] | None = None) -> Table:
+    def target_groups(self, width: int, reserved: int, cell: int = 1) -> list[list[str]]:
+        """The targets in groups whose columns fit beside `reserved` columns in `width`: one
+        group per profile, split further where it would not fit (every verdict stays visible
+        at 80 columns)."""
+        by_profile: dict[str, list[str]] = {}
+        profiles = {spec.name: spec.profile for spec in self.run.targets}
+        first = self.run.targets[0].profile if self.run.targets else ""
+        for name in self.columns:  # the (suite) column beside the first profile's targets
+            by_profile.setdefault(profiles.get(name, first), []).append(name)
+        room = max(width - reserved, 1)
+        groups: list[list[str]] = []
+        for names in by_profile.values():
+            group: list[str] = []
+            used = 0
+            for name in names:
+                cost = max(len(name), cell) + 3
+                if group and used + cost > room:
+                    groups.append(group)
+                    group, used = [], 0
+                group.append(name)
+                used += cost
+            if group:
+                groups.append(group)
+        return groups
+
+    def matrix_table(
+        self,
+        width: int = 120,
+        checks: list[Check] | None = None,
+        targets: list[str] | None = None,
+    ) -> Table:
         """The matrix in `width` columns: ids, levels and cells keep their width; titles shrink.
-        `checks`: only these rows (the terminal shows the rows that matter)."""
-        columns = self.columns
+        `checks`: only these rows (the terminal shows the rows that matter); `targets`: only
+        these columns."""
+        columns = self.columns if targets is None else targets
         full = checks is None
         title = f"Conformance ({self.profile} profile)" + (
-            "" if full else ": checks failing, blocked or not alike on every target"
+            "" if full else ": checks failing, blocked or not alike"
         )
+        if targets is not None and targets != self.columns:
+            title += f": {', '.join(targets)}"
         table = Table(title=title, title_justify="left")
         checks = self.checks if checks is None else checks
         id_width = max((len(check.id) for check in checks), default=5)
@@ -647,10 +680,16 @@ class Report:
             )
         return table
 
-    def rules_table(self) -> Table:
-        columns = self.columns
-        table = Table(title="Results per CONTRACT.md rule (checks)", title_justify="left")
-        table.add_column("rule", overflow="ellipsis", no_wrap=True, max_width=46)
+    def rules_table(self, targets: list[str] | None = None, width: int = 120) -> Table:
+        columns = self.columns if targets is None else targets
+        title = "Results per CONTRACT.md rule (checks)"
+        if targets is not None and targets != self.columns:
+            title += f": {', '.join(targets)}"
+        table = Table(title=title, title_justify="left")
+        used = sum(max(len(name), 8) + 3 for name in columns) + 4
+        table.add_column(
+            "rule", overflow="ellipsis", no_wrap=True, max_width=max(16, min(46, width - used))
+        )
         for name in columns:
             table.add_column(name, no_wrap=True, min_width=len(name))
         for group, checks in self.rules():
@@ -677,11 +716,15 @@ class Report:
             )
         for error in self.run.errors:
             console.print(f"[bold red]error:[/] {escape(error)}")
+        width = console.width
         if self.run.checks:
-            console.print(self.rules_table())
+            for group in self.target_groups(width, reserved=16 + 4, cell=8):
+                console.print(self.rules_table(group, width))
         rows = self.differing()
         if rows:
-            console.print(self.matrix_table(console.width, rows))
+            id_width = max(len(check.id) for check in rows)
+            for group in self.target_groups(width, reserved=id_width + 6 + 12 + 3 * 3 + 1):
+                console.print(self.matrix_table(width, rows, group))
         failures = self.failures()
         if failures:
             first: dict[tuple[str, str], list[Case]] = {}

@@ -4,6 +4,7 @@ differential comparison, and `python -m conformance` end to end, in-process and 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shlex
@@ -376,6 +377,39 @@ def test_terminal_at_80_columns_leads_with_what_matters(
     # Failures come before the skipped and blocked ones.
     text = "\n".join(lines)
     assert text.index("Failures: 3 checks [3 cases]") < text.index("Skipped and blocked")
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_every_targets_verdict_is_visible_at_80_and_100_columns(
+    synthetic: tuple[Collector, list[Case], list[Case]], width: int
+) -> None:
+    collector, _, _ = synthetic
+    names = [
+        "fastapi", "litestar", "starlette", "fastapi-strict", "litestar-strict", "starlette-strict",
+    ]  # fmt: skip
+    beta = [case for case in collector.cases.values() if case.target == "beta"]
+    run = SuiteRun(
+        targets=[
+            TargetSpec(name, profile="strict" if name.endswith("strict") else "tutorial")
+            for name in names
+        ],
+        checks=collector.checks,
+        cases=[dataclasses.replace(case, target=name) for name in names for case in beta],
+        errors=[],
+        pytest_exit_code=1,
+        output="",
+        duration=0.5,
+    )
+    console = Console(record=True, width=width, color_system=None)
+    Report(run).render(console)
+    lines = console.export_text().splitlines()
+    assert all(len(line) <= width for line in lines), max(lines, key=len)
+    headers = [line for line in lines if "┃" in line]
+    for name in names:  # every target's column is there, its name whole
+        assert any(f" {name} " in line for line in headers), (name, headers)
+    # CHK-002 fails on every target: one ✗ per target across the matrix tables.
+    rows = [line for line in lines if "CHK-002" in line and "│" in line]
+    assert sum(row.count("✗") for row in rows) == len(names), rows
 
 
 @pytest.mark.parametrize(
