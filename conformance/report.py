@@ -465,9 +465,30 @@ class Report:
 
     # --- Markdown -----------------------------------------------------------------------------
 
+    def rate_limited(self) -> dict[str, int]:
+        """Per target, how many failing cases met a 429 (brute-force protection, H12)."""
+        counts: dict[str, int] = {}
+        for case in self.failures():
+            exchanges = evidence(case)
+            response = exchanges[-1].get("response") if exchanges else None
+            status = response.get("status") if isinstance(response, dict) else None
+            if status == 429 or "got 429" in case.message:
+                counts[case.target] = counts.get(case.target, 0) + 1
+        return counts
+
+    def brute_force_lines(self) -> list[str]:
+        return [
+            f"{name}: {count} failing case(s) met 429 Too Many Requests: its brute-force "
+            "protection (H12) is on, and the suite makes many failed logins from one address. "
+            "Restart it with the protection off (ARENA_LOGIN_RATE_LIMIT=off for this project's "
+            "servers, e.g. `ARENA_LOGIN_RATE_LIMIT=off make cluster`) and run again"
+            for name, count in self.rate_limited().items()
+        ]
+
     def setup_lines(self) -> list[str]:
-        """One line per thing the probe before the checks found (plain text)."""
-        lines = []
+        """One line per thing the probe before the checks found (plain text), and a target
+        whose brute-force protection turned the checks' logins into 429s."""
+        lines = self.brute_force_lines()
         for name, setup in self.setup.items():
             if setup.unreachable:
                 lines.append(f"{name}: {setup.unreachable}")
@@ -706,7 +727,10 @@ class Report:
     def render(self, console: Console) -> None:
         """What matters first: per-target counts, results per rule, the rows that are not all
         passing alike, each failing check once (its first failing case), then why checks were
-        skipped or blocked. The full matrix is in conformance.md."""
+        skipped or blocked. The full matrix is in conformance.md. A target's brute-force
+        protection, when its 429s failed checks, is named in the first lines."""
+        for line in self.brute_force_lines():
+            console.print(f"[bold yellow]{escape(line)}[/]", soft_wrap=True)
         for name in self.columns:
             line = escape(self.summary(name).line())
             console.print(f"[bold]{escape(name)}[/]: {line}")

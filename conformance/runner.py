@@ -173,7 +173,7 @@ async def _probe(client: httpx.AsyncClient, setup: Setup, key: str, key_source: 
             # H12 on the target: the suite's own failed logins (all from this address) would
             # turn most /token checks into 429s.
             wait = answer.headers.get("retry-after", "?")
-            setup.notes.append(
+            setup.notes.insert(  # first: it explains most of what would follow
                 f"POST /token as {username} answered 429 (brute-force protection, H12; "
                 f"Retry-After: {wait}): restart the target with it off for the run "
                 "(ARENA_LOGIN_RATE_LIMIT=off for this project's servers): the suite makes many "

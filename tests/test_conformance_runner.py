@@ -799,3 +799,28 @@ def test_cli_against_live_servers(tmp_path: Path) -> None:
     assert bad.returncode == 1, bad.stdout + bad.stderr
     data = json.loads((tmp_path / "bad" / "conformance.json").read_text())
     assert "ROUTE-005" in {failure["check"] for failure in data["failures"]}
+
+
+def test_a_target_whose_logins_meet_429_is_named_first() -> None:
+    check = Check("TOK-014", MUST, "CONTRACT POST /token 400", "wrong password: 400")
+    case = Case(
+        nodeid="x",
+        check=check,
+        target="mine",
+        outcome="failed",
+        message='expected 400 {"detail": "Incorrect username or password"}, got 429 {}',
+    )
+    run = SuiteRun([TargetSpec("mine", url="http://h")], {check.id: check}, [case], [], 1, "", 1)
+    console = Console(record=True, width=80, color_system=None)
+    Report(run).render(console)
+    text = console.export_text()
+    assert text.startswith("mine: 1 failing case(s) met 429 Too Many Requests"), text
+    assert "ARENA_LOGIN_RATE_LIMIT=off" in text.split("\n\n")[0]
+
+
+def test_the_cluster_banner_names_the_setting_the_suite_needs() -> None:
+    from deploy.cluster import rate_limited
+
+    assert rate_limited({})
+    assert rate_limited({"ARENA_LOGIN_RATE_LIMIT": "on"})
+    assert not rate_limited({"ARENA_LOGIN_RATE_LIMIT": "OFF"})
