@@ -33,7 +33,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from conformance.bounded import CHECK_DEADLINE
+from conformance.bounded import CHECK_DEADLINE, MAX_ANSWER_BYTES, REQUEST_DEADLINE
 from conformance.checks import NEUTRAL, PYTHON, Tier
 from conformance.differential import DiffResult, Probe, endpoint_for, run_differential
 from conformance.evidence import terminal as escape
@@ -82,10 +82,19 @@ def available_implementations() -> list[str]:
     return [name for name in IMPLEMENTATIONS if importlib.util.find_spec(f"impl_{name}.app")]
 
 
+#: A target's name: it names a report folder under reports/ and a column, so it is a plain word.
+TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
 def _pair(text: str, what: str) -> tuple[str, str]:
     name, sep, value = text.partition("=")
     if not sep or not name or not value:
         raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    if not TARGET_NAME.fullmatch(name) or ".." in name:
+        raise argparse.ArgumentTypeError(
+            f"a target name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or "
+            f"digit, without '..': got {name!r}"
+        )
     return name, value
 
 
@@ -185,6 +194,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         default=CHECK_DEADLINE,
         metavar="SECONDS",
         help="each case of a check: past it, it fails as timed out (default: %(default)s)",
+    )
+    deadlines.add_argument(
+        "--request-deadline",
+        type=float,
+        default=REQUEST_DEADLINE,
+        metavar="SECONDS",
+        help="each request to a live target, its whole answer included (answers are read up "
+        f"to {MAX_ANSWER_BYTES // 2**20} MiB) (default: %(default)s)",
     )
     deadlines.add_argument(
         "--run-deadline",
@@ -384,6 +401,7 @@ def run_checks(
             key_problems=key_problems,
             check_deadline=args.check_deadline,
             run_deadline=args.run_deadline,
+            request_deadline=args.request_deadline,
         )
 
 
@@ -393,10 +411,15 @@ def report_dir(args: argparse.Namespace) -> Path:
     if args.report_dir is not None:
         return Path(args.report_dir)
     names = [name for name, _ in args.target] + [name for name, _ in args.app_factory]
+    reports = ROOT / "reports"
     if not names:
-        return ROOT / "reports"
+        return reports
     safe = "+".join("".join(c if c.isalnum() or c in "-_." else "_" for c in n) for n in names)
-    return ROOT / "reports" / safe
+    folder = (reports / safe[:200]).resolve()
+    # The names are checked (TARGET_NAME); this keeps any name from ever leaving reports/.
+    if folder.parent != reports.resolve():
+        raise ValueError(f"the report folder {folder} would be outside {reports}")
+    return folder
 
 
 def probe(
@@ -404,9 +427,11 @@ def probe(
     secret_key: str,
     console: Console,
     startup_errors: dict[str, str],
+    request_deadline: float | None = None,
 ) -> tuple[list[TargetSpec], dict[str, Setup]]:
     """The setup probe: each problem in one line, at once; unreachable targets are dropped."""
-    setups = {setup.target: setup for setup in check_setup(targets, secret_key)}
+    found = check_setup(targets, secret_key, request_deadline)
+    setups = {setup.target: setup for setup in found}
     for setup in setups.values():
         if setup.unreachable:
             console.print(
@@ -495,7 +520,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if len(set(names)) != len(names):
                 console.print(f"[red]target names must be unique: {escape(', '.join(names))}[/]")
                 return 2
-            targets, found = probe(targets, args.secret_key, console, startup_errors)
+            targets, found = probe(
+                targets, args.secret_key, console, startup_errors, args.request_deadline
+            )
             setups.update(found)
             if not targets:
                 continue

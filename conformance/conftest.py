@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conformance.bounded import CHECK_DEADLINE, bounded_client, with_deadline
+from conformance.bounded import CHECK_DEADLINE, REQUEST_DEADLINE, bounded_client, with_deadline
 from conformance.checks import check_of
 from conformance.evidence import RECORDER
 from conformance.runner import IN_PROCESS_KEY, in_process_settings
@@ -43,6 +43,8 @@ class Target:
     app: ASGIApp | None = None
     #: Why the key is known not to be the target's (then every check that needs it skips).
     key_problem: str | None = None
+    #: Seconds for each request to a live target, its whole answer included.
+    deadline: float = REQUEST_DEADLINE
 
     @property
     def live(self) -> bool:
@@ -64,7 +66,7 @@ class Target:
         }
         if self.url is not None:
             # The request's deadline and the answer's size are bounded (conformance.bounded).
-            return bounded_client(self.url, event_hooks=hooks, **kwargs)
+            return bounded_client(self.url, event_hooks=hooks, deadline=self.deadline, **kwargs)
         assert self.app is not None
         transport = httpx.ASGITransport(app=self.app)
         return httpx.AsyncClient(
@@ -165,6 +167,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=float,
         default=None,
         help="seconds each case of a check may run: past it, it fails as timed out",
+    )
+    group.addoption(
+        "--request-deadline",
+        type=float,
+        default=REQUEST_DEADLINE,
+        help="seconds for each request to a live target, its whole answer included",
     )
     group.addoption(
         "--run-ends",
@@ -268,7 +276,10 @@ def target(
     problem = problems.get(target_name)
     if target_name in specs:
         key = request.config.getoption("--secret-key")
-        return Target(target_name, key, url=specs[target_name], key_problem=problem)
+        deadline = request.config.getoption("--request-deadline")
+        return Target(
+            target_name, key, url=specs[target_name], key_problem=problem, deadline=deadline
+        )
     factories = dict(spec.split("=", 1) for spec in request.config.getoption("--app-factory"))
     profile = request.config.getoption("--profile") or "tutorial"
     return _in_process(target_name, factories, tmp_path_factory, problem, profile)

@@ -27,6 +27,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from conformance.bounded import REQUEST_DEADLINE, AnswerTooLarge, AnswerTooSlow, bounded_client
 from conformance.checks import MUST, NEUTRAL, TIERS, Check, Tier, check_of, tier_of
 from conformance.selection import Selection
 from conformance.servers import LIVE_SECRET_KEY
@@ -134,12 +135,7 @@ def _short(response: httpx.Response) -> str:
     return f"{response.status_code} {text[:120]}"
 
 
-async def _probe(client: httpx.AsyncClient, setup: Setup, key: str, key_source: str) -> None:
-    try:
-        document = await client.get("/openapi.json")
-    except httpx.TransportError as exc:
-        setup.unreachable = f"cannot reach {client.base_url} ({type(exc).__name__}: {exc})"
-        return
+def _judge_document(setup: Setup, document: httpx.Response) -> None:
     try:
         is_document = isinstance(document.json(), dict) and "openapi" in document.json()
     except ValueError:
@@ -147,6 +143,20 @@ async def _probe(client: httpx.AsyncClient, setup: Setup, key: str, key_source: 
     if document.status_code != 200 or not is_document:
         got = _short(document)
         setup.notes.append(f"/openapi.json: expected 200 with an OpenAPI document, got {got}")
+
+
+async def _probe(client: httpx.AsyncClient, setup: Setup, key: str, key_source: str) -> None:
+    try:
+        document = await client.get("/openapi.json")
+    except (AnswerTooLarge, AnswerTooSlow) as exc:
+        # It answered, but not within the suite's bounds: the checks will say more.
+        setup.notes.append(f"/openapi.json: {type(exc).__name__}: {exc}")
+        document = None
+    except httpx.TransportError as exc:
+        setup.unreachable = f"cannot reach {client.base_url} ({type(exc).__name__}: {exc})"
+        return
+    if document is not None:
+        _judge_document(setup, document)
     token = None
     for username, password in DEMO_LOGINS:
         # grant_type: required by the strict profile (RFC 6749 §4.3.2), accepted by the tutorial.
@@ -174,11 +184,12 @@ async def _probe(client: httpx.AsyncClient, setup: Setup, key: str, key_source: 
             # turn most /token checks into 429s.
             wait = answer.headers.get("retry-after", "?")
             setup.notes.insert(  # first: it explains most of what would follow
+                0,
                 f"POST /token as {username} answered 429 (brute-force protection, H12; "
                 f"Retry-After: {wait}): restart the target with it off for the run "
                 "(ARENA_LOGIN_RATE_LIMIT=off for this project's servers): the suite makes many "
                 "failed logins from one address, and checks H12 itself (RATE) on instances it "
-                "builds with small limits"
+                "builds with small limits",
             )
         elif answer.status_code != 200 or not isinstance(issued, str):
             setup.notes.append(
@@ -198,11 +209,13 @@ async def _probe(client: httpx.AsyncClient, setup: Setup, key: str, key_source: 
         setup.notes.append(f"tokens from {setup.target} are not HS256 compact JWS: {token[:60]!r}")
 
 
-async def _probe_target(target: TargetSpec, secret_key: str) -> Setup:
+async def _probe_target(
+    target: TargetSpec, secret_key: str, request_deadline: float | None = None
+) -> Setup:
     setup = Setup(target.name, target.profile)
     if target.url is not None:
-        timeout = httpx.Timeout(10.0, connect=3.0)
-        async with httpx.AsyncClient(base_url=target.url, timeout=timeout) as client:
+        deadline = min(REQUEST_DEADLINE, 10.0) if request_deadline is None else request_deadline
+        async with bounded_client(target.url, deadline=deadline) as client:
             await _probe(client, setup, secret_key, "given by --secret-key")
         return setup
     module_name, _, attribute = target.factory_path.partition(":")
@@ -220,11 +233,17 @@ async def _probe_target(target: TargetSpec, secret_key: str) -> Setup:
     return setup
 
 
-def check_setup(targets: Sequence[TargetSpec], secret_key: str = LIVE_SECRET_KEY) -> list[Setup]:
-    """Probe every target before the checks run (a few seconds at most for a stopped server)."""
+def check_setup(
+    targets: Sequence[TargetSpec],
+    secret_key: str = LIVE_SECRET_KEY,
+    request_deadline: float | None = None,
+) -> list[Setup]:
+    """Probe every target before the checks run (a few seconds at most for a stopped server;
+    each request within the request deadline, its answer read to the suite's size)."""
 
     async def probe_all() -> list[Setup]:
-        return list(await asyncio.gather(*(_probe_target(t, secret_key) for t in targets)))
+        probes = (_probe_target(t, secret_key, request_deadline) for t in targets)
+        return list(await asyncio.gather(*probes))
 
     return asyncio.run(probe_all())
 
@@ -440,6 +459,7 @@ def run_suite(
     selection: Selection | None = None,
     check_deadline: float | None = None,
     run_deadline: float | None = None,
+    request_deadline: float | None = None,
 ) -> SuiteRun:
     """Run the suite once over all `targets`; pytest's own output is kept, not printed.
     `check_deadline`: seconds for each case; `run_deadline`: seconds for the whole run (cases
@@ -455,6 +475,8 @@ def run_suite(
         deadlines += ["--check-deadline", str(check_deadline)]
     if run_deadline is not None:
         deadlines += ["--run-ends", str(time.monotonic() + run_deadline)]
+    if request_deadline is not None:
+        deadlines += ["--request-deadline", str(request_deadline)]
     args = pytest_arguments(
         targets,
         secret_key=secret_key,
