@@ -47,6 +47,7 @@ from conformance.runner import (
     check_setup,
     count_selected,
     run_suite,
+    target_pair,
 )
 from conformance.selection import Selection
 from conformance.servers import IMPLEMENTATIONS, LIVE_SECRET_KEY, serve
@@ -82,20 +83,11 @@ def available_implementations() -> list[str]:
     return [name for name in IMPLEMENTATIONS if importlib.util.find_spec(f"impl_{name}.app")]
 
 
-#: A target's name: it names a report folder under reports/ and a column, so it is a plain word.
-TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-
-
 def _pair(text: str, what: str) -> tuple[str, str]:
-    name, sep, value = text.partition("=")
-    if not sep or not name or not value:
-        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-    if not TARGET_NAME.fullmatch(name) or ".." in name:
-        raise argparse.ArgumentTypeError(
-            f"a target name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or "
-            f"digit, without '..': got {name!r}"
-        )
-    return name, value
+    try:
+        return target_pair(text, what)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -16,6 +16,7 @@ import hmac
 import importlib
 import io
 import json
+import re
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -43,6 +44,23 @@ BLOCKED_PREFIX = "blocked: "
 IN_PROCESS_KEY = "in-process-conformance-key-0123456789abcdef0123456789"
 #: The column of tests that are not parametrized over targets (checks of the suite itself).
 SUITE_COLUMN = "(suite)"
+
+
+#: A target's name: it names a report folder under reports/ and a column, so it is a plain word.
+TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def target_pair(text: str, what: str = "NAME=URL") -> tuple[str, str]:
+    """NAME=VALUE with a checked name (it can never make a path leave reports/)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise ValueError(f"expected {what}, got {text!r}")
+    if not TARGET_NAME.fullmatch(name) or ".." in name:
+        raise ValueError(
+            "a target name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or "
+            f"digit, without '..': got {name!r}"
+        )
+    return name, value
 
 
 @dataclass(frozen=True, slots=True)
