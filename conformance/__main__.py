@@ -322,7 +322,7 @@ def resolve_targets(
                 console.print(f"[red]no PostgreSQL for --postgres[/]: {escape(str(exc))}")
                 return targets, errors
         for name in implementations:
-            extra = {} if profile == "tutorial" else {"ARENA_PROFILE": profile}
+            extra: dict[str, str] = {} if profile == "tutorial" else {"ARENA_PROFILE": profile}
             if postgres is not None:
                 database = "conformance_" + re.sub(r"[^a-z0-9_]", "_", (name + suffix).lower())
                 extra["ARENA_DATABASE_URL"] = postgres.create_database(database)

@@ -108,10 +108,11 @@ async def _in_process(
     start = next(message for message in messages if message["type"] == "http.response.start")
     raw_headers = start.get("headers", [])
     assert isinstance(raw_headers, list)
+    bodies = [message.get("body", b"") for message in messages]
     content = b"".join(
-        bytes(message.get("body", b""))  # type: ignore[arg-type]
-        for message in messages
-        if message["type"] == "http.response.body"
+        bytes(body)
+        for message, body in zip(messages, bodies, strict=True)
+        if message["type"] == "http.response.body" and isinstance(body, bytes | bytearray)
     )
     status = start["status"]
     assert isinstance(status, int)
