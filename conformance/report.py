@@ -266,7 +266,8 @@ class Report:
             return PYTHON
         return case.check.level
 
-    def level_label(self, check: Check, target: str | None = None) -> str:
+    @staticmethod
+    def level_label(check: Check) -> str:
         """The matrix's level column: MUST or SHOULD; PY for a python-tier check."""
         return "PY" if check.tier == PYTHON else check.level
 
@@ -851,8 +852,10 @@ def _case_json(case: Case, *, with_check: bool = False) -> dict[str, Any]:
         data["detail"] = case.detail
         if evidence(case):
             data["exchanges"] = evidence(case)
-    if case.properties:
-        data["properties"] = {name: _jsonable(value) for name, value in case.properties}
+    # The exchanges are kept once, as `exchanges` (a failure's evidence), not among properties.
+    properties = {name: _jsonable(value) for name, value in case.properties if name != "exchanges"}
+    if properties:
+        data["properties"] = properties
     return data
 
 
