@@ -721,10 +721,12 @@ def test_help_shows_the_default_key(capsys: pytest.CaptureFixture[str]) -> None:
 def test_named_targets_write_their_own_report_folder() -> None:
     default = cli.parse_args([])
     assert cli.report_dir(default) == ROOT / "reports"
-    named = cli.parse_args(["--target", "mine=http://127.0.0.1:1", "--target", "b/2=http://x"])
-    assert cli.report_dir(named) == ROOT / "reports" / "mine+b_2"
+    named = cli.parse_args(["--target", "mine=http://127.0.0.1:1", "--target", "b.2=http://x"])
+    assert cli.report_dir(named) == (ROOT / "reports" / "mine+b.2").resolve()
+    with pytest.raises(SystemExit):  # a name is a plain word: never a path
+        cli.parse_args(["--target", "b/2=http://x"])
     built = cli.parse_args(["--app-factory", "v=m:f"])
-    assert cli.report_dir(built) == ROOT / "reports" / "v"
+    assert cli.report_dir(built) == (ROOT / "reports" / "v").resolve()
     chosen = cli.parse_args(["--target", "mine=http://x", "--report-dir", "elsewhere"])
     assert cli.report_dir(chosen) == Path("elsewhere")
 
