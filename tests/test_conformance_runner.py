@@ -20,6 +20,7 @@ import pytest
 from rich.console import Console
 
 from conformance import __main__ as cli
+from conformance import fuzz
 from conformance.checks import MUST, SHOULD, Check
 from conformance.differential import (
     ALLOWED_HEAD,
@@ -38,8 +39,10 @@ from conformance.differential import (
     run_differential,
     tokens,
 )
+from conformance.evidence import from_raw, from_response, json_text, safe, terminal
 from conformance.report import Report, cell_of, rule_groups
 from conformance.runner import SUITE_COLUMN, Case, Collector, SuiteRun, TargetSpec
+from conformance.selection import Selection
 from conformance.servers import LIVE_SECRET_KEY, free_port, serve
 from core.errors import InvalidToken
 from core.tokens import TokenService
@@ -826,3 +829,56 @@ def test_the_cluster_banner_names_the_setting_the_suite_needs() -> None:
     assert rate_limited({})
     assert rate_limited({"ARENA_LOGIN_RATE_LIMIT": "on"})
     assert not rate_limited({"ARENA_LOGIN_RATE_LIMIT": "OFF"})
+
+
+def test_selection_reads_metadata_not_node_ids() -> None:
+    form = Check("FORM-001", MUST, "CONTRACT POST /token Body", "t", tier="python")
+    auth = Check("AUTH-010", MUST, "CONTRACT H5; RFC 8725 §3.1", "t")
+    h12 = Check("RATE-001", SHOULD, "CONTRACT H12", "t")
+    assert not Selection(exclude_families=("FORM",)).matches(form, "python")
+    assert Selection(exclude_families=("FORM",)).matches(auth, "neutral")
+    assert Selection(levels=("neutral",)).matches(auth, "neutral")
+    assert not Selection(levels=("neutral",)).matches(form, "python")
+    assert not Selection(levels=("neutral",)).matches(auth, "python")  # a python case of it
+    assert Selection(rules=("H5",)).matches(auth, "neutral")
+    assert not Selection(rules=("H1",)).matches(h12, "neutral")  # H1 is not H12
+    assert Selection(rules=("rfc 8725",)).matches(auth, "neutral")
+    assert Selection(checks=("AUTH-01*",)).matches(auth, "neutral")
+    assert not Selection(levels=("MUST",), families=("RATE",)).matches(h12, "neutral")
+    assert Selection(levels=("bogus",)).invalid() is not None
+    assert (form.source, auth.source, h12.source) == ("tutorial", "rfc", "hardening")
+    assert auth.origin == "RFC 8725 §3.1"
+
+
+def test_target_text_is_escaped_for_the_terminal_and_the_reports() -> None:
+    hostile = "a\x1b]52;c;eA==\x07b\x9b2J\u202ec\u200dd\r\n"
+    assert safe(hostile) == "a\\x1b]52;c;eA==\\x07b\\x9b2J\\u202ec\\u200dd\\x0d\\x0a"
+    assert "\x1b" not in terminal(hostile)
+    text = json_text(json.dumps({"x": hostile}, ensure_ascii=False))
+    assert json.loads(text) == {"x": hostile}
+    assert not any(mark in text for mark in ("\x1b", "\x07", "\x9b", "\u202e", "\u200d"))
+
+
+def test_an_exchange_replays_as_a_curl_or_nc_line() -> None:
+    request = httpx.Request(
+        "POST",
+        "http://h:1/token",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        content=b"username=john'doe&password=\x00",
+    )
+    exchange = from_response(httpx.Response(400, json={"detail": "x"}, request=request))
+    assert exchange.replay() == (
+        "curl -sS -i -X POST http://h:1/token -H 'Content-Type: application/x-www-form-urlencoded'"
+        " --data-binary $'username=john\\'doe&password=\\x00'"
+    )
+    assert exchange.answer() == '400; Content-Type: application/json; {"detail":"x"}'
+    raw = from_raw("http://h:1", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", b"")
+    assert raw.replay().startswith("printf %s $'GET / HTTP/1.1\\x0d\\x0aHost: a")
+    assert raw.replay().endswith("| nc h 1")
+    assert raw.answer() == "no answer (closed without an answer)"
+
+
+def test_fuzz_refuses_a_target_name_that_is_a_path() -> None:
+    with pytest.raises(SystemExit):
+        fuzz.parse_args(["--target", "../x=http://h"])
+    assert fuzz.parse_args(["--target", "mine=http://h"]).target == [("mine", "http://h")]
