@@ -48,7 +48,7 @@ async def exchange(target: Target, data: bytes, wait: float = 30.0) -> tuple[byt
         writer.close()
     elapsed = time.monotonic() - start
     note = f"held open {elapsed:.1f} s" + ("" if received else ", closed without an answer")
-    record_raw(target.url, data[:4096] + (b"..." if len(data) > 4096 else b""), received, note)
+    record_raw(target.url, data, received, note)
     return received, elapsed
 
 
