@@ -8,7 +8,7 @@ IMPL ?= fastapi
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock test lint format conformance fuzz bench bench-smoke compare reference readme-table serve cluster browser-deps wrk-deps postgres-deps nginx-deps clean
+.PHONY: help install lock test lint format conformance fuzz bench bench-smoke compare reference readme-table serve cluster browser-deps wrk-deps postgres-deps nginx-deps node-deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -29,10 +29,10 @@ lock: $(BIN)/uv ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile --quiet --python $(BIN)/python --group dev --generate-hashes \
 		--no-header --universal -o requirements.lock pyproject.toml
 
-test: install browser-deps wrk-deps postgres-deps nginx-deps ## Unit tests, the conformance suite live (SQLite; fastapi on PostgreSQL too) and in-process, browser, bounded fuzz, bench smoke
+test: install browser-deps wrk-deps postgres-deps nginx-deps node-deps ## Unit tests, the conformance suite live (SQLite; fastapi on PostgreSQL too) and in-process, browser, bounded fuzz, bench smoke
 	$(BIN)/python -m conformance --serve-all --report-dir reports/test-live
 	$(BIN)/python -m conformance --serve-all --postgres --impl fastapi --profile tutorial --report-dir reports/test-live-postgres
-	SCOPES_ARENA_REQUIRE_POSTGRES=1 SCOPES_ARENA_REQUIRE_NGINX=1 $(BIN)/python -m pytest --covered-by reports/test-live/conformance.json
+	SCOPES_ARENA_REQUIRE_POSTGRES=1 SCOPES_ARENA_REQUIRE_NGINX=1 SCOPES_ARENA_REQUIRE_NODE=1 $(BIN)/python -m pytest --covered-by reports/test-live/conformance.json
 
 lint: install ## ruff check, ruff format --check, mypy --strict on core and adapters
 	$(BIN)/ruff check .
@@ -78,6 +78,14 @@ browser-deps: ## Install Debian's chromium for the /docs browser test (root with
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 		|| echo "could not install chromium: the browser test will be skipped"; \
 	else echo "chromium is not installed and cannot be installed here (needs root and apt): the browser test will be skipped"; fi
+
+node-deps: ## Install Debian's nodejs for the outside implementation's test (tests/outsider/node; root with apt only)
+	@if command -v node >/dev/null 2>&1 || command -v nodejs >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing nodejs (Debian package) for the outside implementation's test"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null) \
+		|| echo "could not install nodejs: the Node outsider test will fail under make test (skipped by plain pytest)"; \
+	else echo "node is not installed and cannot be installed here (needs root and apt): the Node outsider test will fail under make test (skipped by plain pytest)"; fi
 
 wrk-deps: ## Install Debian's wrk for the benchmark (root with apt only)
 	@if command -v wrk >/dev/null 2>&1; then :; \

@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -33,14 +32,51 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from conformance.bounded import CHECK_DEADLINE, MAX_ANSWER_BYTES, REQUEST_DEADLINE
+from conformance.checks import NEUTRAL, PYTHON, Tier
 from conformance.differential import DiffResult, Probe, endpoint_for, run_differential
+from conformance.evidence import terminal as escape
 from conformance.report import CELL_ORDER, GLYPHS, Report, cell_of, last_line
-from conformance.runner import ROOT, Case, Setup, SuiteRun, TargetSpec, check_setup, run_suite
+from conformance.runner import (
+    ROOT,
+    Case,
+    Setup,
+    SuiteRun,
+    TargetSpec,
+    check_setup,
+    count_selected,
+    run_suite,
+    target_pair,
+)
+from conformance.selection import Selection
 from conformance.servers import IMPLEMENTATIONS, LIVE_SECRET_KEY, serve
 from core import registry
 from core.settings import Profile
 
 PROFILES: tuple[Profile, ...] = ("tutorial", "strict")
+#: The selection options: (kind, example); each also as --exclude-<kind>.
+SELECTORS = (
+    ("family", "AUTH"),
+    ("rule", "H5 or 'RFC 6750'"),
+    ("level", "MUST, SHOULD, neutral (the language-neutral contract) or python"),
+    ("check", "AUTH-010 or 'AUTH-01*'"),
+)
+#: The whole run of one profile's checks (the full suite takes some minutes on this project's
+#: implementations).
+RUN_DEADLINE = 3600.0
+
+
+def selection_of(args: argparse.Namespace) -> Selection:
+    return Selection(
+        families=tuple(args.family),
+        rules=tuple(args.rule),
+        levels=tuple(args.level),
+        checks=tuple(args.check),
+        exclude_families=tuple(args.exclude_family),
+        exclude_rules=tuple(args.exclude_rule),
+        exclude_levels=tuple(args.exclude_level),
+        exclude_checks=tuple(args.exclude_check),
+    )
 
 
 def available_implementations() -> list[str]:
@@ -48,10 +84,10 @@ def available_implementations() -> list[str]:
 
 
 def _pair(text: str, what: str) -> tuple[str, str]:
-    name, sep, value = text.partition("=")
-    if not sep or not name or not value:
-        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-    return name, value
+    try:
+        return target_pair(text, what)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -104,13 +140,68 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the profile(s) to check: the implementations are run with each (default: both; "
         "tutorial for --target and --app-factory, which run the profile they were given)",
     )
-    parser.add_argument("-k", dest="keyword", metavar="EXPR", help="pytest -k expression")
     parser.add_argument(
-        "--family",
+        "--opt-in",
         action="append",
         default=[],
-        metavar="FAMILY",
-        help="only checks of this family, e.g. AUTH (repeatable)",
+        choices=[PYTHON],
+        metavar="TIER",
+        help="for --target servers: also hold them to this tier (python: the multipart "
+        "parsing, bounds and names of this repository's Python stack), whose failures are "
+        "otherwise reported as such and do not fail the run; this repository's "
+        "implementations are always held to every tier",
+    )
+    parser.add_argument(
+        "-k",
+        dest="keyword",
+        metavar="EXPR",
+        help="pytest -k expression on node ids (beware: `-k 'not FORM'` matches "
+        "'conFORMance' too); prefer the options below, which read the checks' metadata",
+    )
+    select = parser.add_argument_group(
+        "selection (by the checks' metadata; each option repeatable; a case must match one "
+        "value of every --family/--rule/--level/--check given, and none of the --exclude-*)"
+    )
+    for kind, example in SELECTORS:
+        select.add_argument(
+            f"--{kind}",
+            dest=kind,
+            action="append",
+            default=[],
+            metavar=kind.upper(),
+            help=f"only checks of this {kind}, e.g. {example}",
+        )
+        select.add_argument(
+            f"--exclude-{kind}",
+            dest=f"exclude_{kind}",
+            action="append",
+            default=[],
+            metavar=kind.upper(),
+            help=f"leave out checks of this {kind}",
+        )
+    deadlines = parser.add_argument_group("deadlines (a target can never hang the run)")
+    deadlines.add_argument(
+        "--check-deadline",
+        type=float,
+        default=CHECK_DEADLINE,
+        metavar="SECONDS",
+        help="each case of a check: past it, it fails as timed out (default: %(default)s)",
+    )
+    deadlines.add_argument(
+        "--request-deadline",
+        type=float,
+        default=REQUEST_DEADLINE,
+        metavar="SECONDS",
+        help="each request to a live target, its whole answer included (answers are read up "
+        f"to {MAX_ANSWER_BYTES // 2**20} MiB) (default: %(default)s)",
+    )
+    deadlines.add_argument(
+        "--run-deadline",
+        type=float,
+        default=RUN_DEADLINE,
+        metavar="SECONDS",
+        help="the checks of one profile: cases not started by then are blocked "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--no-diff", action="store_true", help="skip the differential run (default with 2+ targets)"
@@ -210,7 +301,11 @@ def resolve_targets(
     """The targets of one profile's run: those named (taken to run `profile`), and the
     implementations, under uvicorn with --serve-all (ARENA_PROFILE=`profile`) or in-process;
     an implementation's column is `<name>-strict` for the strict profile."""
-    targets = [TargetSpec(name, url=url, profile=profile) for name, url in args.target]
+    # An outside server is held to the neutral tier unless it opts into more (--opt-in).
+    outside: tuple[Tier, ...] = (NEUTRAL, *(tier for tier in args.opt_in if tier != NEUTRAL))
+    targets = [
+        TargetSpec(name, url=url, profile=profile, tiers=outside) for name, url in args.target
+    ]
     targets += [TargetSpec(name, factory=path, profile=profile) for name, path in args.app_factory]
     errors: dict[str, str] = {}
     implementations = args.impl or available_implementations()
@@ -227,7 +322,7 @@ def resolve_targets(
                 console.print(f"[red]no PostgreSQL for --postgres[/]: {escape(str(exc))}")
                 return targets, errors
         for name in implementations:
-            extra = {} if profile == "tutorial" else {"ARENA_PROFILE": profile}
+            extra: dict[str, str] = {} if profile == "tutorial" else {"ARENA_PROFILE": profile}
             if postgres is not None:
                 database = "conformance_" + re.sub(r"[^a-z0-9_]", "_", (name + suffix).lower())
                 extra["ARENA_DATABASE_URL"] = postgres.create_database(database)
@@ -292,10 +387,13 @@ def run_checks(
             targets,
             secret_key=args.secret_key,
             keyword=args.keyword,
-            families=args.family,
+            selection=selection_of(args),
             on_collected=progress.collected,
             on_case=progress.finished,
             key_problems=key_problems,
+            check_deadline=args.check_deadline,
+            run_deadline=args.run_deadline,
+            request_deadline=args.request_deadline,
         )
 
 
@@ -305,10 +403,15 @@ def report_dir(args: argparse.Namespace) -> Path:
     if args.report_dir is not None:
         return Path(args.report_dir)
     names = [name for name, _ in args.target] + [name for name, _ in args.app_factory]
+    reports = ROOT / "reports"
     if not names:
-        return ROOT / "reports"
+        return reports
     safe = "+".join("".join(c if c.isalnum() or c in "-_." else "_" for c in n) for n in names)
-    return ROOT / "reports" / safe
+    folder = (reports / safe[:200]).resolve()
+    # The names are checked (TARGET_NAME); this keeps any name from ever leaving reports/.
+    if folder.parent != reports.resolve():
+        raise ValueError(f"the report folder {folder} would be outside {reports}")
+    return folder
 
 
 def probe(
@@ -316,9 +419,11 @@ def probe(
     secret_key: str,
     console: Console,
     startup_errors: dict[str, str],
+    request_deadline: float | None = None,
 ) -> tuple[list[TargetSpec], dict[str, Setup]]:
     """The setup probe: each problem in one line, at once; unreachable targets are dropped."""
-    setups = {setup.target: setup for setup in check_setup(targets, secret_key)}
+    found = check_setup(targets, secret_key, request_deadline)
+    setups = {setup.target: setup for setup in found}
     for setup in setups.values():
         if setup.unreachable:
             console.print(
@@ -354,9 +459,37 @@ def run_diff(
         return asyncio.run(run_differential(endpoints, args.secret_key, on_probe=advance))
 
 
+def empty_selection(args: argparse.Namespace, profiles: Sequence[Profile]) -> str | None:
+    """The one line to print when the selection can select nothing, else None."""
+    selection = selection_of(args)
+    if not selection.given and not args.keyword:
+        return None
+    problem = selection.invalid()
+    if problem is None and any(
+        count_selected(selection, profile, args.keyword) for profile in profiles
+    ):
+        return None
+    what = " ".join(
+        [*([f"-k {args.keyword!r}"] if args.keyword else []), selection.describe()]
+    ).replace(" (everything)", "")
+    hint = (
+        " (-k matches node ids: 'FORM' is in 'conformance' too; use --exclude-family FORM)"
+        if args.keyword
+        else ""
+    )
+    return f"error: the selection {what} matches no check{hint}" + (
+        f": {problem}" if problem else ""
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     profiles = profiles_of(args)
+    nothing = empty_selection(args, profiles)
+    if nothing is not None:
+        # One line, exit 2, and no report written: an empty run must not overwrite one.
+        print(nothing, file=sys.stderr)
+        return 2
     # Bound to the real stdout now: pytest's own output is redirected while the suite runs.
     # No emoji codes: "module:factory:" in a message must not become a picture.
     console = Console(file=sys.stdout, highlight=False, emoji=False)
@@ -379,7 +512,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if len(set(names)) != len(names):
                 console.print(f"[red]target names must be unique: {escape(', '.join(names))}[/]")
                 return 2
-            targets, found = probe(targets, args.secret_key, console, startup_errors)
+            targets, found = probe(
+                targets, args.secret_key, console, startup_errors, args.request_deadline
+            )
             setups.update(found)
             if not targets:
                 continue

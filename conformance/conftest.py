@@ -11,6 +11,7 @@ a field, a refused connection) is reported with what it tripped on and the last 
 from __future__ import annotations
 
 import importlib
+import inspect
 import json
 from collections.abc import AsyncIterator, Callable, Generator
 from dataclasses import dataclass
@@ -20,7 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
+from conformance.bounded import CHECK_DEADLINE, REQUEST_DEADLINE, bounded_client, with_deadline
 from conformance.checks import check_of
+from conformance.evidence import RECORDER
 from conformance.runner import IN_PROCESS_KEY, in_process_settings
 from conformance.servers import IMPLEMENTATIONS, LIVE_SECRET_KEY
 from core import registry
@@ -43,6 +46,8 @@ class Target:
     app: ASGIApp | None = None
     #: Why the key is known not to be the target's (then every check that needs it skips).
     key_problem: str | None = None
+    #: Seconds for each request to a live target, its whole answer included.
+    deadline: float = REQUEST_DEADLINE
 
     @property
     def live(self) -> bool:
@@ -57,9 +62,14 @@ class Target:
 
     def client(self, **kwargs: Any) -> httpx.AsyncClient:
         hooks = kwargs.pop("event_hooks", {})
-        hooks = {**hooks, "response": [*hooks.get("response", []), _remember]}
+        hooks = {
+            **hooks,
+            "request": [*hooks.get("request", []), _sent],
+            "response": [*hooks.get("response", []), _remember],
+        }
         if self.url is not None:
-            return httpx.AsyncClient(base_url=self.url, timeout=30.0, event_hooks=hooks, **kwargs)
+            # The request's deadline and the answer's size are bounded (conformance.bounded).
+            return bounded_client(self.url, event_hooks=hooks, deadline=self.deadline, **kwargs)
         assert self.app is not None
         transport = httpx.ASGITransport(app=self.app)
         return httpx.AsyncClient(
@@ -90,8 +100,13 @@ STRICT_AUDIENCE: str = Settings.model_fields["token_audience"].default
 _last: list[httpx.Response] = []
 
 
+async def _sent(request: httpx.Request) -> None:
+    RECORDER.add(request)
+
+
 async def _remember(response: httpx.Response) -> None:
     _last[:] = [response]
+    RECORDER.add(response)
 
 
 def last_answer() -> str:
@@ -127,11 +142,17 @@ def pytest_assertrepr_compare(op: str, left: object, right: object) -> list[str]
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, Any, None]:
+    if call.when == "setup":
+        RECORDER.clear()
     outcome = yield
     report: pytest.TestReport = outcome.get_result()
     excinfo = call.excinfo
     if call.when == "setup":
         _last.clear()
+    if report.failed and call.when == "call":
+        # The evidence: every exchange of the case, kept whole in conformance.json.
+        exchanges = [exchange.to_json() for exchange in RECORDER.exchanges()]
+        item.user_properties.append(("exchanges", exchanges))
     if excinfo is None or not report.failed or excinfo.errisinstance(AssertionError):
         return
     exc = excinfo.value
@@ -144,6 +165,24 @@ def pytest_runtest_makereport(
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conformance")
+    group.addoption(
+        "--check-deadline",
+        type=float,
+        default=None,
+        help="seconds each case of a check may run: past it, it fails as timed out",
+    )
+    group.addoption(
+        "--request-deadline",
+        type=float,
+        default=REQUEST_DEADLINE,
+        help="seconds for each request to a live target, its whole answer included",
+    )
+    group.addoption(
+        "--run-ends",
+        type=float,
+        default=None,
+        help="a time.monotonic() value: cases not started by then are blocked",
+    )
     group.addoption(
         "--target",
         action="append",
@@ -198,6 +237,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "check(meta): a conformance check with a stable id")
+    config.addinivalue_line("markers", "tier(name): a case of a check in another tier")
 
 
 def _target_names(config: pytest.Config) -> list[str]:
@@ -217,8 +257,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     profile = config.getoption("--profile")
+    deadline = config.getoption("--check-deadline")
+    run_ends = config.getoption("--run-ends")
     drop: list[pytest.Item] = []
     for item in items:
+        function = getattr(item, "obj", None)
+        if (deadline or run_ends) and inspect.iscoroutinefunction(function):
+            # Every check has a deadline of its own (and the run one): a check that runs out
+            # fails saying so, instead of hanging on a server that never finishes an answer.
+            item.obj = with_deadline(function, deadline or CHECK_DEADLINE, run_ends)  # type: ignore[attr-defined]
         meta = check_of(item)
         if meta is not None:
             item.user_properties.append(("check", meta.id))
@@ -290,7 +337,10 @@ def target(
     problem = problems.get(target_name)
     if target_name in specs:
         key = request.config.getoption("--secret-key")
-        return Target(target_name, key, url=specs[target_name], key_problem=problem)
+        deadline = request.config.getoption("--request-deadline")
+        return Target(
+            target_name, key, url=specs[target_name], key_problem=problem, deadline=deadline
+        )
     factories = dict(spec.split("=", 1) for spec in request.config.getoption("--app-factory"))
     profile = request.config.getoption("--profile") or "tutorial"
     return _in_process(target_name, factories, tmp_path_factory, problem, profile)

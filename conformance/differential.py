@@ -25,6 +25,7 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 from pydantic import SecretStr
 
+from conformance.bounded import bounded_client
 from conformance.openapi import normalize
 from conformance.runner import TargetSpec
 from core.settings import Settings
@@ -836,7 +837,8 @@ def endpoint_for(target: TargetSpec, secret_key: str, stack: contextlib.ExitStac
     demo users and `secret_key`, so the corpus's tokens are valid on it."""
     if target.url is not None:
         url = target.url
-        return Endpoint(target.name, lambda: httpx.AsyncClient(base_url=url, timeout=30.0))
+        # Bounded like the suite's own clients: a deadline per request, answers read to a size.
+        return Endpoint(target.name, lambda: bounded_client(url))
     module_name, _, attribute = target.factory_path.partition(":")
     factory = getattr(importlib.import_module(module_name), attribute)
     data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="differential-")))

@@ -10,11 +10,18 @@ fuzzing tests. Reports: reports/fuzz/<impl>/<document>/{junit.xml,report.json,ca
 schemathesis.log}, reports/fuzz/<impl>/summary.{json,md}, reports/fuzz/differential.md; the
 strict profile's below reports/fuzz/strict/.
 Exits non-zero on any failure, error or difference.
+
+An outside server: `python -m conformance.fuzz --target NAME=URL [--profile tutorial]` fuzzes it
+on its own document (fetched first within the suite's bounds: a deadline, 8 MiB at most) and on
+the canonical one, with the same reports (reports/fuzz/NAME/...); each request has a timeout
+(`--request-timeout`), and each schemathesis run a deadline (`--run-deadline`). Several
+--target (or --target with --impl) are also replayed against each other.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
@@ -29,11 +36,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from rich.console import Console
 from rich.table import Table
 
+from conformance.bounded import REQUEST_DEADLINE, bounded_client
+from conformance.evidence import safe
+from conformance.evidence import terminal as escape
 from conformance.fuzz_replay import operation_of, replay_all
 from conformance.openapi import CANONICAL_PATH, STRICT_CANONICAL_PATH
+from conformance.runner import target_pair
 from conformance.servers import IMPLEMENTATIONS, Server, serve, server_env
 from core import registry
 
@@ -106,13 +118,27 @@ def schemathesis_command(
     seed: int,
     examples: int,
     profile: str = "tutorial",
+    location: str | None = None,
+    request_timeout: float | None = None,
 ) -> list[str]:
     canonical = CANONICAL[profile]
-    location = f"{server.url}/openapi.json" if document == "own" else str(canonical)
+    if location is None:
+        location = f"{server.url}/openapi.json" if document == "own" else str(canonical)
+    timeout = [] if request_timeout is None else ["--request-timeout", str(request_timeout)]
+    return [*_schemathesis(location, server, seed, examples), *timeout, *_reports(out)]
+
+
+def _schemathesis(location: str, server: Server, seed: int, examples: int) -> list[str]:
     return [
         sys.executable, "-m", "schemathesis.cli", "--config-file", str(CONFIG_PATH), "run",
         location, "--url", server.url, "--seed", str(seed), "--max-examples", str(examples),
-        "--no-color", "--report", "junit,json,vcr", "--report-preserve-bytes",
+        "--no-color",
+    ]  # fmt: skip
+
+
+def _reports(out: Path) -> list[str]:
+    return [
+        "--report", "junit,json,vcr", "--report-preserve-bytes",
         "--report-junit-path", str(out / "junit.xml"),
         "--report-json-path", str(out / "report.json"),
         "--report-vcr-path", str(out / "cassette.yaml"),
@@ -128,34 +154,48 @@ def run_schemathesis(
     examples: int,
     timeout: float | None = None,
     profile: str = "tutorial",
+    location: str | None = None,
+    request_timeout: float | None = None,
 ) -> FuzzRun:
     out.mkdir(parents=True, exist_ok=True)
     for stale in ("junit.xml", "report.json", "cassette.yaml"):
         (out / stale).unlink(missing_ok=True)
     command = schemathesis_command(
-        server, document, out, seed=seed, examples=examples, profile=profile
+        server,
+        document,
+        out,
+        seed=seed,
+        examples=examples,
+        profile=profile,
+        location=location,
+        request_timeout=request_timeout,
     )
     started = time.monotonic()
+    late = ""
     with (out / "schemathesis.log").open("w") as log:
-        process = subprocess.run(  # noqa: S603 (fixed argv, our own interpreter)
-            command,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            timeout=timeout,
-            check=False,
-            env={**os.environ, "NO_COLOR": "1", "COLUMNS": "120"},
-        )
+        try:
+            returncode = subprocess.run(  # noqa: S603 (fixed argv, our own interpreter)
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+                check=False,
+                env={**os.environ, "NO_COLOR": "1", "COLUMNS": "120"},
+            ).returncode
+        except subprocess.TimeoutExpired:
+            returncode, late = 1, f"stopped at its deadline ({timeout:g} s)"
     seconds = time.monotonic() - started
     report_path = out / "report.json"
     report: dict[str, Any] = json.loads(report_path.read_text()) if report_path.exists() else {}
     uris, phases = _cassette_index(out / "cassette.yaml")
     notes = [] if report else [f"no JSON report; see {out / 'schemathesis.log'}"]
+    notes += [late] if late else []
     return FuzzRun(
         impl=server.name,
         document=document,
         seed=seed,
         examples=examples,
-        exit_code=process.returncode,
+        exit_code=returncode,
         seconds=round(seconds, 1),
         operations=int(report.get("operations", {}).get("tested", 0)),
         cases=len(uris),
@@ -262,6 +302,27 @@ def _int_env(name: str, default: int) -> int:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m conformance.fuzz", description=__doc__)
     parser.add_argument("--impl", action="append", choices=IMPLEMENTATIONS, default=[])
+    parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        type=_target,
+        metavar="NAME=URL",
+        help="a live server claiming the contract, in any language (repeatable); with "
+        "--target alone no implementation of this repository is started",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=float,
+        default=REQUEST_DEADLINE,
+        help="seconds for each request (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--run-deadline",
+        type=float,
+        default=None,
+        help="seconds for each schemathesis run (default: none; 1800 for --target)",
+    )
     parser.add_argument("--document", action="append", choices=DOCUMENTS, default=[])
     parser.add_argument(
         "--profile", action="append", choices=PROFILES, default=[], help="default: both"
@@ -276,9 +337,91 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _target(text: str) -> tuple[str, str]:
+    try:
+        return target_pair(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def own_document(url: str, out: Path, deadline: float) -> tuple[str | None, str]:
+    """An outside server's /openapi.json, fetched within the suite's bounds into `out`: the
+    file's path (schemathesis then reads a file, never an unbounded answer), or None and why."""
+
+    async def fetch() -> httpx.Response:
+        async with bounded_client(url, deadline=deadline) as client:
+            return await client.get("/openapi.json")
+
+    try:
+        response = asyncio.run(fetch())
+    except httpx.HTTPError as exc:
+        return None, f"/openapi.json: {type(exc).__name__}: {safe(str(exc))}"
+    if response.status_code != 200:
+        return None, f"/openapi.json: expected 200, got {response.status_code}"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "openapi.json"
+    path.write_bytes(response.content)
+    return str(path), ""
+
+
+def fuzz_targets(args: argparse.Namespace, console: Console) -> list[FuzzRun]:
+    """Each --target fuzzed on its own document and the canonical one."""
+    runs: list[FuzzRun] = []
+    profile = (args.profile or ["tutorial"])[0]
+    deadline = 1800.0 if args.run_deadline is None else args.run_deadline
+    for name, url in args.target:
+        server = Server(name, url.rstrip("/"), Path("."))
+        target_runs: list[FuzzRun] = []
+        for document in args.document or list(DOCUMENTS):
+            out = args.reports / name / document
+            console.print(f"[bold]{escape(name)}[/bold] ({profile}) / {document} document ...")
+            location = None
+            if document == "own":
+                location, problem = own_document(server.url, out, args.request_timeout)
+                if location is None:
+                    console.print(f"  [bold red]FAILED[/bold red]: {escape(problem)}")
+                    target_runs.append(_unfuzzed(server, document, out, args, problem, profile))
+                    continue
+            run = run_schemathesis(
+                server,
+                document,
+                out,
+                seed=args.seed,
+                examples=args.examples,
+                profile=profile,
+                location=location,
+                request_timeout=args.request_timeout,
+                timeout=deadline,
+            )
+            verdict = "[green]ok[/green]" if run.ok else "[bold red]FAILED[/bold red]"
+            console.print(f"  {verdict}: {run.cases} cases in {run.seconds} s ({out})")
+            target_runs.append(run)
+        write_summary(name, target_runs, args.reports / name)
+        runs.extend(target_runs)
+    return runs
+
+
+def _unfuzzed(
+    server: Server,
+    document: str,
+    out: Path,
+    args: argparse.Namespace,
+    problem: str,
+    profile: str,
+) -> FuzzRun:
+    return FuzzRun(
+        impl=server.name, document=document, seed=args.seed, examples=args.examples,
+        exit_code=1, seconds=0.0, operations=0, cases=0, per_operation={}, per_phase={},
+        phases={}, failures=[], errors=[{"message": problem}], warnings={},
+        report_dir=str(out), notes=[problem], profile=profile,
+    )  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     console = Console()
+    if args.target:
+        return main_targets(args, console)
     impls = available_implementations(args.impl or IMPLEMENTATIONS)
     if not impls:
         console.print("[red]no implementation module found[/red]")
@@ -327,6 +470,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     failed = [run for run in runs if not run.ok]
     for run in failed:
         console.print(f"[bold red]{run.impl}/{run.document}[/bold red]: see {run.report_dir}")
+    return 1 if failed or differences else 0
+
+
+def main_targets(args: argparse.Namespace, console: Console) -> int:
+    """Outside servers (and any --impl beside them, under uvicorn): fuzzed, then replayed
+    against each other when there are two or more."""
+    runs = fuzz_targets(args, console)
+    profile = (args.profile or ["tutorial"])[0]
+    impls = available_implementations(args.impl) if args.impl else []
+    for impl in impls:
+        with fuzz_server(impl, args.password_profile, profile) as server:
+            impl_runs = [
+                run_schemathesis(
+                    server, document, args.reports / impl / document, seed=args.seed,
+                    examples=args.examples, profile=profile,
+                )
+                for document in args.document or list(DOCUMENTS)
+            ]  # fmt: skip
+        write_summary(impl, impl_runs, args.reports / impl)
+        runs.extend(impl_runs)
+    differences = 0
+    names = [name for name, _ in args.target] + impls
+    if not args.no_differential and len(names) > 1:
+        cassettes = [Path(run.report_dir) / "cassette.yaml" for run in runs]
+        with contextlib.ExitStack() as stack:
+            servers = dict(args.target)
+            for impl in impls:
+                servers[impl] = stack.enter_context(
+                    fuzz_server(impl, args.password_profile, profile)
+                ).url
+            differences = replay_all(servers, cassettes, args.reports, console, names)
+    console.print(results_table(runs))
+    failed = [run for run in runs if not run.ok]
+    for run in failed:
+        console.print(
+            f"[bold red]{escape(run.impl)}/{run.document}[/bold red]: see {run.report_dir}"
+        )
     return 1 if failed or differences else 0
 
 

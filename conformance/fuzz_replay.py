@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 from rich.console import Console
 
+from conformance.bounded import MAX_ANSWER_BYTES, REQUEST_DEADLINE
 from conformance.differential import IMPLICIT_METHODS
 from conformance.servers import LIVE_SECRET_KEY
 from core.errors import InvalidToken
@@ -250,13 +251,27 @@ def comparable_answers(request: RecordedRequest, answers: dict[str, Answer]) -> 
 
 
 def send(client: httpx.Client, request: RecordedRequest, headers: list[tuple[str, str]]) -> Answer:
+    """One replayed request, bounded as the suite's are: the whole answer within the request
+    deadline, its body read to MAX_ANSWER_BYTES (an outside server may be any server)."""
+    started = time.monotonic()
     try:
-        response = client.request(
+        with client.stream(
             request.method, request.target, headers=headers, content=request.body or None
-        )
+        ) as response:
+            body = bytearray()
+            for chunk in response.iter_raw():
+                body += chunk
+                if len(body) > MAX_ANSWER_BYTES:
+                    return Answer(-1, f"AnswerTooLarge: over {MAX_ANSWER_BYTES} bytes", ())
+                if time.monotonic() - started > REQUEST_DEADLINE:
+                    return Answer(-1, f"AnswerTooSlow: over {REQUEST_DEADLINE:g} s", ())
+            whole = httpx.Response(
+                response.status_code, headers=response.headers, content=bytes(body)
+            )
     except httpx.HTTPError as exc:
         return Answer(-1, f"{type(exc).__name__}: {exc}", ())
-    return answer_of(response)
+    whole.request = response.request
+    return answer_of(whole)
 
 
 def curl_line(request: RecordedRequest, bodies: Path) -> str:

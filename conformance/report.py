@@ -13,15 +13,21 @@ conformance.json (keys are only ever added):
 - startup_errors: {target: text}; errors: [text]
 - setup: {target: {unreachable, notes: [text], key_problem}}   (the probe before the checks)
 - summary: {target: {must_passed, must_failed, should_passed, should_failed, skipped, blocked,
-  cases: {passed, failed, skipped, blocked}}}   (counts of checks; cases in `cases`)
-- checks: [{id, level, rule, title, family, rules: [group], results: {target: {outcome,
-  cases: [{variant, outcome, duration_seconds, message?, detail?, properties?}]}}}]
+  cases: {passed, failed, skipped, blocked}, python_passed, python_failed}}   (counts of
+  checks; cases in `cases`; python_*: the python tier's checks on a target that does not
+  claim it, counted apart from MUST)
+- checks: [{id, level, rule, title, family, tier, source, origin, rules: [group],
+  results: {target: {outcome, cases: [{variant, outcome, tier, duration_seconds, message?,
+  detail?, properties?}]}}}]
   where outcome is pass | fail | skip | blocked and a case's outcome is passed | failed |
   skipped | blocked | not run
 - rules: [{rule, title, checks: [id], results: {target: {outcome, passed, failed, skipped,
   blocked, failed_checks: [id]}}}]   (one group per CONTRACT.md rule: its sections for the
   tutorial's behaviour, then H1.., then S1..; a check citing several rules is in each)
-- failures: [{check, level, target, variant, outcome, duration_seconds, message, detail, ...}]
+- failures: [{check, level, counts_as, tier, target, variant, outcome, duration_seconds,
+  message, detail, ...}]   (counts_as: MUST, SHOULD, or python: a python-tier case on a target
+  that does not claim the python tier, which does not fail the run)
+- targets[].tiers: the tiers whose failures fail the run for that target
 - skipped: [{check, target, reason, cases}]   (blocked ones too, with outcome "blocked")
 - differential: null or the differential run's findings
 """
@@ -39,12 +45,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from conformance.checks import MUST, SHOULD, Check
+from conformance.checks import MUST, NEUTRAL, PYTHON, SHOULD, TIERS, Check
 from conformance.differential import DiffResult
+from conformance.evidence import json_text, safe
+from conformance.evidence import terminal as escape
 from conformance.runner import SUITE_COLUMN, Case, Setup, SuiteRun
 from core import registry
 
@@ -168,19 +175,25 @@ class Summary:
     skipped: int = 0
     blocked: int = 0
     cases: dict[str, int] = field(default_factory=dict)
+    python_passed: int = 0
+    python_failed: int = 0
 
     @property
     def checks(self) -> int:
-        return sum((self.must_passed, self.must_failed, self.should_passed, self.should_failed)) + (
-            self.skipped + self.blocked
-        )
+        counted = (self.must_passed, self.must_failed, self.should_passed, self.should_failed)
+        return sum(counted) + self.python_passed + self.python_failed + self.skipped + self.blocked
 
     def line(self) -> str:
         cases = self.cases
+        python = (
+            f"python tier (not claimed) {self.python_passed} passed, {self.python_failed} failed · "
+            if self.python_passed or self.python_failed
+            else ""
+        )
         return (
             f"{self.checks} checks [{sum(cases.values())} cases]: "
             f"MUST {self.must_passed} passed, {self.must_failed} failed · "
-            f"SHOULD {self.should_passed} passed, {self.should_failed} failed · "
+            f"SHOULD {self.should_passed} passed, {self.should_failed} failed · {python}"
             f"{self.skipped} skipped · {self.blocked} blocked "
             f"[cases: {cases.get('passed', 0)} passed, {cases.get('failed', 0)} failed, "
             f"{cases.get('skipped', 0)} skipped, {cases.get('blocked', 0)} blocked]"
@@ -238,8 +251,29 @@ class Report:
     def cell(self, check_id: str, target: str) -> Cell:
         return cell_of(self.cases(check_id, target))
 
+    def tiers(self, target: str) -> tuple[str, ...]:
+        """The tiers whose failures fail the run on `target` (every tier unless it is an
+        outside server that did not opt in)."""
+        for spec in self.run.targets:
+            if spec.name == target:
+                return spec.tiers
+        return TIERS
+
+    def counts_as(self, case: Case) -> str:
+        """MUST or SHOULD (the check's level), or "python": a python-tier case on a target
+        that does not claim that tier, reported as such and never failing the run."""
+        if case.tier != NEUTRAL and case.tier not in self.tiers(case.target):
+            return PYTHON
+        return case.check.level
+
+    @staticmethod
+    def level_label(check: Check) -> str:
+        """The matrix's level column: MUST or SHOULD; PY for a python-tier check."""
+        return "PY" if check.tier == PYTHON else check.level
+
     def summary(self, target: str) -> Summary:
         counts = {"must_passed": 0, "must_failed": 0, "should_passed": 0, "should_failed": 0}
+        python = {"python_passed": 0, "python_failed": 0}
         skipped = blocked = 0
         cases: dict[str, int] = {"passed": 0, "failed": 0, "skipped": 0, "blocked": 0}
         for check in self.checks:
@@ -249,15 +283,24 @@ class Report:
             for case in ran:
                 if case.outcome in cases:
                     cases[case.outcome] += 1
-            cell = cell_of(ran)
-            if cell == "skip":
-                skipped += 1
-            elif cell == "blocked":
+            required = [case for case in ran if self.counts_as(case) != PYTHON]
+            optional = [case for case in ran if self.counts_as(case) == PYTHON]
+            cell = cell_of(required) if required else "skip"
+            extra = cell_of(optional) if optional else "skip"
+            level = "must" if check.level == MUST else "should"
+            if cell == "fail":
+                counts[f"{level}_failed"] += 1
+            elif extra == "fail":
+                python["python_failed"] += 1
+            elif cell == "blocked" or (not required and extra == "blocked"):
                 blocked += 1
+            elif cell == "pass":
+                counts[f"{level}_passed"] += 1
+            elif extra == "pass":
+                python["python_passed"] += 1
             else:
-                level = "must" if check.level == MUST else "should"
-                counts[f"{level}_{'passed' if cell == 'pass' else 'failed'}"] += 1
-        return Summary(skipped=skipped, blocked=blocked, cases=cases, **counts)
+                skipped += 1
+        return Summary(skipped=skipped, blocked=blocked, cases=cases, **counts, **python)
 
     def rules(self) -> list[tuple[str, list[Check]]]:
         """Every rule group the checks cite, in CONTRACT.md's order, with its checks."""
@@ -316,9 +359,10 @@ class Report:
         return sorted(out, key=lambda row: (check_order(self.run.checks[row[0]]), row[1]))
 
     def failures(self, level: str | None = None) -> list[Case]:
+        """Failed cases; `level`: only those counting as it (MUST, SHOULD or python)."""
         failed = [case for case in self.run.cases if case.outcome == "failed"]
         if level is not None:
-            failed = [case for case in failed if case.check.level == level]
+            failed = [case for case in failed if self.counts_as(case) == level]
         return sorted(failed, key=lambda case: (check_order(case.check), case.target, case.variant))
 
     @property
@@ -350,6 +394,7 @@ class Report:
                     "url": t.url,
                     "factory": t.factory,
                     "profile": t.profile,
+                    "tiers": list(t.tiers),
                 }
                 for t in self.run.targets
             ],
@@ -365,6 +410,9 @@ class Report:
                     "title": check.title,
                     "family": check.family,
                     "profile": check.profile,
+                    "tier": check.tier,
+                    "source": check.source,
+                    "origin": check.origin,
                     "rules": rule_groups(check.rule),
                     "results": {
                         name: {
@@ -390,7 +438,10 @@ class Report:
                 }
                 for group, checks in self.rules()
             ],
-            "failures": [_case_json(case, with_check=True) for case in self.failures()],
+            "failures": [
+                {**_case_json(case, with_check=True), "counts_as": self.counts_as(case)}
+                for case in self.failures()
+            ],
             "skipped": [
                 {
                     "check": check_id,
@@ -408,15 +459,37 @@ class Report:
         directory.mkdir(parents=True, exist_ok=True)
         json_path = directory / "conformance.json"
         md_path = directory / "conformance.md"
-        json_path.write_text(json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n")
+        text = json.dumps(self.to_json(), indent=2, ensure_ascii=False)
+        json_path.write_text(json_text(text) + "\n")
         md_path.write_text(self.to_markdown())
         return json_path, md_path
 
     # --- Markdown -----------------------------------------------------------------------------
 
+    def rate_limited(self) -> dict[str, int]:
+        """Per target, how many failing cases met a 429 (brute-force protection, H12)."""
+        counts: dict[str, int] = {}
+        for case in self.failures():
+            exchanges = evidence(case)
+            response = exchanges[-1].get("response") if exchanges else None
+            status = response.get("status") if isinstance(response, dict) else None
+            if status == 429 or "got 429" in case.message:
+                counts[case.target] = counts.get(case.target, 0) + 1
+        return counts
+
+    def brute_force_lines(self) -> list[str]:
+        return [
+            f"{name}: {count} failing case(s) met 429 Too Many Requests: its brute-force "
+            "protection (H12) is on, and the suite makes many failed logins from one address. "
+            "Restart it with the protection off (ARENA_LOGIN_RATE_LIMIT=off for this project's "
+            "servers, e.g. `ARENA_LOGIN_RATE_LIMIT=off make cluster`) and run again"
+            for name, count in self.rate_limited().items()
+        ]
+
     def setup_lines(self) -> list[str]:
-        """One line per thing the probe before the checks found (plain text)."""
-        lines = []
+        """One line per thing the probe before the checks found (plain text), and a target
+        whose brute-force protection turned the checks' logins into 429s."""
+        lines = self.brute_force_lines()
         for name, setup in self.setup.items():
             if setup.unreachable:
                 lines.append(f"{name}: {setup.unreachable}")
@@ -480,21 +553,39 @@ class Report:
             "",
             "## Matrix",
             "",
-            "| check | level | title | " + " | ".join(columns) + " |",
-            "|---|---|---|" + "---|" * len(columns),
+            "| check | level | tier | source | title | " + " | ".join(columns) + " |",
+            "|---|---|---|---|---|" + "---|" * len(columns),
         ]
         for check in self.checks:
             cells = [GLYPHS[self.cell(check.id, name)] for name in columns]
             title = _md(check.title)
-            lines.append(f"| {check.id} | {check.level} | {title} | " + " | ".join(cells) + " |")
+            lines.append(
+                f"| {check.id} | {check.level} | {check.tier} | {_md(check.origin)} | {title} | "
+                + " | ".join(cells)
+                + " |"
+            )
         failures = self.failures()
         lines += ["", f"## Failures ({len(failures)} cases)", ""]
-        lines += [
-            f"- {case.check.id} ({case.check.level}) on **{case.target}**"
-            + (f" `[{case.variant}]`" if case.variant else "")
-            + f": `{_code(case.message)}`"
-            for case in failures
-        ] or ["None."]
+        for case in failures:
+            lines.append(
+                f"- {case.check.id} ({_counted_label(self.counts_as(case))}) on "
+                f"**{_md(case.target)}**"
+                + (f" `[{_code(case.variant)}]`" if case.variant else "")
+                + f": `{_code(case.message)}`"
+            )
+            exchanges = evidence(case)
+            if exchanges:
+                last = exchanges[-1]
+                more = f" (the last of {len(exchanges)}; all in conformance.json)"
+                lines += [
+                    f"  - sent{more if len(exchanges) > 1 else ''}:",
+                    "    ```sh",
+                    f"    {_cut(safe(str(last.get('replay', ''))), 8000)}",
+                    "    ```",
+                    f"  - got: `{_code(_cut(str(last.get('answer', '')), 1000))}`",
+                ]
+        if not failures:
+            lines.append("None.")
         not_run = self.not_run()
         lines += ["", f"## Skipped and blocked ({len(not_run)})", ""]
         lines += [
@@ -548,14 +639,47 @@ class Report:
 
     # --- Rich ---------------------------------------------------------------------------------
 
-    def matrix_table(self, width: int = 120, checks: list[Check] | None = None) -> Table:
+    def target_groups(self, width: int, reserved: int, cell: int = 1) -> list[list[str]]:
+        """The targets in groups whose columns fit beside `reserved` columns in `width`: one
+        group per profile, split further where it would not fit (every verdict stays visible
+        at 80 columns)."""
+        by_profile: dict[str, list[str]] = {}
+        profiles = {spec.name: spec.profile for spec in self.run.targets}
+        first = self.run.targets[0].profile if self.run.targets else ""
+        for name in self.columns:  # the (suite) column beside the first profile's targets
+            by_profile.setdefault(profiles.get(name, first), []).append(name)
+        room = max(width - reserved, 1)
+        groups: list[list[str]] = []
+        for names in by_profile.values():
+            group: list[str] = []
+            used = 0
+            for name in names:
+                cost = max(len(name), cell) + 3
+                if group and used + cost > room:
+                    groups.append(group)
+                    group, used = [], 0
+                group.append(name)
+                used += cost
+            if group:
+                groups.append(group)
+        return groups
+
+    def matrix_table(
+        self,
+        width: int = 120,
+        checks: list[Check] | None = None,
+        targets: list[str] | None = None,
+    ) -> Table:
         """The matrix in `width` columns: ids, levels and cells keep their width; titles shrink.
-        `checks`: only these rows (the terminal shows the rows that matter)."""
-        columns = self.columns
+        `checks`: only these rows (the terminal shows the rows that matter); `targets`: only
+        these columns."""
+        columns = self.columns if targets is None else targets
         full = checks is None
         title = f"Conformance ({self.profile} profile)" + (
-            "" if full else ": checks failing, blocked or not alike on every target"
+            "" if full else ": checks failing, blocked or not alike"
         )
+        if targets is not None and targets != self.columns:
+            title += f": {', '.join(targets)}"
         table = Table(title=title, title_justify="left")
         checks = self.checks if checks is None else checks
         id_width = max((len(check.id) for check in checks), default=5)
@@ -572,16 +696,22 @@ class Report:
             level_style = "" if check.level == SHOULD else "bold"
             table.add_row(
                 check.id,
-                Text(check.level, style=level_style),
+                Text(self.level_label(check), style=level_style),
                 escape(check.title),
                 *(Text(GLYPHS[cell], style=STYLES[cell]) for cell in cells),
             )
         return table
 
-    def rules_table(self) -> Table:
-        columns = self.columns
-        table = Table(title="Results per CONTRACT.md rule (checks)", title_justify="left")
-        table.add_column("rule", overflow="ellipsis", no_wrap=True, max_width=46)
+    def rules_table(self, targets: list[str] | None = None, width: int = 120) -> Table:
+        columns = self.columns if targets is None else targets
+        title = "Results per CONTRACT.md rule (checks)"
+        if targets is not None and targets != self.columns:
+            title += f": {', '.join(targets)}"
+        table = Table(title=title, title_justify="left")
+        used = sum(max(len(name), 8) + 3 for name in columns) + 4
+        table.add_column(
+            "rule", overflow="ellipsis", no_wrap=True, max_width=max(16, min(46, width - used))
+        )
         for name in columns:
             table.add_column(name, no_wrap=True, min_width=len(name))
         for group, checks in self.rules():
@@ -598,7 +728,10 @@ class Report:
     def render(self, console: Console) -> None:
         """What matters first: per-target counts, results per rule, the rows that are not all
         passing alike, each failing check once (its first failing case), then why checks were
-        skipped or blocked. The full matrix is in conformance.md."""
+        skipped or blocked. The full matrix is in conformance.md. A target's brute-force
+        protection, when its 429s failed checks, is named in the first lines."""
+        for line in self.brute_force_lines():
+            console.print(f"[bold yellow]{escape(line)}[/]", soft_wrap=True)
         for name in self.columns:
             line = escape(self.summary(name).line())
             console.print(f"[bold]{escape(name)}[/]: {line}")
@@ -608,11 +741,15 @@ class Report:
             )
         for error in self.run.errors:
             console.print(f"[bold red]error:[/] {escape(error)}")
+        width = console.width
         if self.run.checks:
-            console.print(self.rules_table())
+            for group in self.target_groups(width, reserved=16 + 4, cell=8):
+                console.print(self.rules_table(group, width))
         rows = self.differing()
         if rows:
-            console.print(self.matrix_table(console.width, rows))
+            id_width = max(len(check.id) for check in rows)
+            for group in self.target_groups(width, reserved=id_width + 6 + 12 + 3 * 3 + 1):
+                console.print(self.matrix_table(width, rows, group))
         failures = self.failures()
         if failures:
             first: dict[tuple[str, str], list[Case]] = {}
@@ -628,9 +765,17 @@ class Report:
                 # The terminal keeps the start of a long message; the .md has it whole.
                 message = case.message if len(case.message) <= 300 else case.message[:300] + "…"
                 console.print(
-                    f"  [red]✗[/] {case.check.id} {case.check.level} on {escape(target)}"
+                    f"  [red]✗[/] {case.check.id} {_counted_label(self.counts_as(case))} on "
+                    f"{escape(target)}"
                     f"{escape(variant)}{more}: {escape(message)}",
                 )
+                exchanges = evidence(case)
+                if exchanges:
+                    last = exchanges[-1]
+                    replay = _cut(str(last.get("replay", "")), 400)
+                    console.print(f"      [dim]sent:[/] {escape(replay)}", soft_wrap=True)
+                    answer = _cut(str(last.get("answer", "")), 300)
+                    console.print(f"      [dim]got:[/]  {escape(answer)}", soft_wrap=True)
         not_run = self.not_run()
         if not_run:
             reasons: dict[tuple[Cell, str], set[str]] = {}
@@ -682,6 +827,10 @@ class Report:
             console.print(f"  [cyan]~[/] {difference.probe.id}: {escape(answers)}", soft_wrap=True)
 
 
+def _counted_label(counts_as: str) -> str:
+    return "python tier, not claimed" if counts_as == PYTHON else counts_as
+
+
 def last_line(text: str) -> str:
     """The line of a server's log that says what went wrong: the end of its traceback."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -692,6 +841,7 @@ def _case_json(case: Case, *, with_check: bool = False) -> dict[str, Any]:
     data: dict[str, Any] = {
         "variant": case.variant,
         "outcome": case.outcome,
+        "tier": case.tier,
         "duration_seconds": round(case.duration, 4),
     }
     if with_check:
@@ -700,8 +850,12 @@ def _case_json(case: Case, *, with_check: bool = False) -> dict[str, Any]:
         data["message"] = case.message
     if case.outcome == "failed":
         data["detail"] = case.detail
-    if case.properties:
-        data["properties"] = {name: _jsonable(value) for name, value in case.properties}
+        if evidence(case):
+            data["exchanges"] = evidence(case)
+    # The exchanges are kept once, as `exchanges` (a failure's evidence), not among properties.
+    properties = {name: _jsonable(value) for name, value in case.properties if name != "exchanges"}
+    if properties:
+        data["properties"] = properties
     return data
 
 
@@ -714,8 +868,20 @@ def _jsonable(value: Any) -> Any:
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return safe(text.replace("|", "\\|").replace("\n", " "))
 
 
 def _code(text: str) -> str:
-    return text.replace("`", "'").replace("\n", " ")
+    return safe(text.replace("`", "'").replace("\n", " "))
+
+
+def evidence(case: Case) -> list[dict[str, Any]]:
+    """The exchanges a failing case made (conformance.evidence), oldest first."""
+    for name, value in case.properties:
+        if name == "exchanges" and isinstance(value, list):
+            return [item for item in value if isinstance(item, dict)]
+    return []
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} characters)"

@@ -16,10 +16,11 @@ import hmac
 import importlib
 import io
 import json
+import re
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,7 +28,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from conformance.checks import MUST, Check, check_of
+from conformance.bounded import REQUEST_DEADLINE, AnswerTooLarge, AnswerTooSlow, bounded_client
+from conformance.checks import MUST, NEUTRAL, TIERS, Check, Tier, check_of, tier_of
+from conformance.selection import Selection
 from conformance.servers import LIVE_SECRET_KEY
 from core import registry
 from core.settings import Profile, Settings
@@ -44,6 +47,23 @@ IN_PROCESS_KEY = "in-process-conformance-key-0123456789abcdef0123456789"
 SUITE_COLUMN = "(suite)"
 
 
+#: A target's name: it names a report folder under reports/ and a column, so it is a plain word.
+TARGET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def target_pair(text: str, what: str = "NAME=URL") -> tuple[str, str]:
+    """NAME=VALUE with a checked name (it can never make a path leave reports/)."""
+    name, sep, value = text.partition("=")
+    if not sep or not name or not value:
+        raise ValueError(f"expected {what}, got {text!r}")
+    if not TARGET_NAME.fullmatch(name) or ".." in name:
+        raise ValueError(
+            "a target name is 1-64 letters, digits, '.', '_' or '-', starting with a letter or "
+            f"digit, without '..': got {name!r}"
+        )
+    return name, value
+
+
 @dataclass(frozen=True, slots=True)
 class TargetSpec:
     """A target as the runner names it: a live URL, or an app factory called in this process."""
@@ -55,6 +75,9 @@ class TargetSpec:
     #: The profile the target runs (a live one was started with it; an in-process one is
     #: built with it): the suite runs that profile's checks on it.
     profile: Profile = "tutorial"
+    #: The tiers whose failures fail the run: every tier for this repository's implementations;
+    #: the neutral one for an outside server (--target) unless it opts into more.
+    tiers: tuple[Tier, ...] = TIERS
 
     @property
     def mode(self) -> str:
@@ -131,12 +154,7 @@ def _short(response: httpx.Response) -> str:
     return f"{response.status_code} {text[:120]}"
 
 
-async def _probe(client: httpx.AsyncClient, setup: Setup, key: str, key_source: str) -> None:
-    try:
-        document = await client.get("/openapi.json")
-    except httpx.TransportError as exc:
-        setup.unreachable = f"cannot reach {client.base_url} ({type(exc).__name__}: {exc})"
-        return
+def _judge_document(setup: Setup, document: httpx.Response) -> None:
     try:
         is_document = isinstance(document.json(), dict) and "openapi" in document.json()
     except ValueError:
@@ -144,6 +162,20 @@ async def _probe(client: httpx.AsyncClient, setup: Setup, key: str, key_source: 
     if document.status_code != 200 or not is_document:
         got = _short(document)
         setup.notes.append(f"/openapi.json: expected 200 with an OpenAPI document, got {got}")
+
+
+async def _probe(client: httpx.AsyncClient, setup: Setup, key: str, key_source: str) -> None:
+    try:
+        document = await client.get("/openapi.json")
+    except (AnswerTooLarge, AnswerTooSlow) as exc:
+        # It answered, but not within the suite's bounds: the checks will say more.
+        setup.notes.append(f"/openapi.json: {type(exc).__name__}: {exc}")
+        document = None
+    except httpx.TransportError as exc:
+        setup.unreachable = f"cannot reach {client.base_url} ({type(exc).__name__}: {exc})"
+        return
+    if document is not None:
+        _judge_document(setup, document)
     token = None
     for username, password in DEMO_LOGINS:
         # grant_type: required by the strict profile (RFC 6749 §4.3.2), accepted by the tutorial.
@@ -170,12 +202,13 @@ async def _probe(client: httpx.AsyncClient, setup: Setup, key: str, key_source: 
             # H12 on the target: the suite's own failed logins (all from this address) would
             # turn most /token checks into 429s.
             wait = answer.headers.get("retry-after", "?")
-            setup.notes.append(
+            setup.notes.insert(  # first: it explains most of what would follow
+                0,
                 f"POST /token as {username} answered 429 (brute-force protection, H12; "
                 f"Retry-After: {wait}): restart the target with it off for the run "
                 "(ARENA_LOGIN_RATE_LIMIT=off for this project's servers): the suite makes many "
                 "failed logins from one address, and checks H12 itself (RATE) on instances it "
-                "builds with small limits"
+                "builds with small limits",
             )
         elif answer.status_code != 200 or not isinstance(issued, str):
             setup.notes.append(
@@ -195,11 +228,13 @@ async def _probe(client: httpx.AsyncClient, setup: Setup, key: str, key_source: 
         setup.notes.append(f"tokens from {setup.target} are not HS256 compact JWS: {token[:60]!r}")
 
 
-async def _probe_target(target: TargetSpec, secret_key: str) -> Setup:
+async def _probe_target(
+    target: TargetSpec, secret_key: str, request_deadline: float | None = None
+) -> Setup:
     setup = Setup(target.name, target.profile)
     if target.url is not None:
-        timeout = httpx.Timeout(10.0, connect=3.0)
-        async with httpx.AsyncClient(base_url=target.url, timeout=timeout) as client:
+        deadline = min(REQUEST_DEADLINE, 10.0) if request_deadline is None else request_deadline
+        async with bounded_client(target.url, deadline=deadline) as client:
             await _probe(client, setup, secret_key, "given by --secret-key")
         return setup
     module_name, _, attribute = target.factory_path.partition(":")
@@ -217,11 +252,17 @@ async def _probe_target(target: TargetSpec, secret_key: str) -> Setup:
     return setup
 
 
-def check_setup(targets: Sequence[TargetSpec], secret_key: str = LIVE_SECRET_KEY) -> list[Setup]:
-    """Probe every target before the checks run (a few seconds at most for a stopped server)."""
+def check_setup(
+    targets: Sequence[TargetSpec],
+    secret_key: str = LIVE_SECRET_KEY,
+    request_deadline: float | None = None,
+) -> list[Setup]:
+    """Probe every target before the checks run (a few seconds at most for a stopped server;
+    each request within the request deadline, its answer read to the suite's size)."""
 
     async def probe_all() -> list[Setup]:
-        return list(await asyncio.gather(*(_probe_target(t, secret_key) for t in targets)))
+        probes = (_probe_target(t, secret_key, request_deadline) for t in targets)
+        return list(await asyncio.gather(*probes))
 
     return asyncio.run(probe_all())
 
@@ -234,6 +275,8 @@ class Case:
     check: Check
     target: str
     variant: str = ""
+    #: The case's tier: its check's, or its own where the check marks some cases python.
+    tier: Tier = NEUTRAL
     outcome: Outcome = "not run"
     #: The first assertion line of a failure, or the reason of a skip or a block.
     message: str = ""
@@ -317,8 +360,10 @@ class Collector:
         families: Sequence[str] = (),
         on_collected: Callable[[list[Case]], None] | None = None,
         on_case: CaseCallback | None = None,
+        selection: Selection | None = None,
     ) -> None:
-        self.families = frozenset(family.upper() for family in families)
+        selection = selection or Selection()
+        self.selection = replace(selection, families=(*selection.families, *families))
         self.on_collected = on_collected
         self.on_case = on_case
         self.checks: dict[str, Check] = {}
@@ -329,13 +374,14 @@ class Collector:
     def pytest_collection_modifyitems(
         self, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
-        if not self.families:
+        if not self.selection.given:
             return
         keep: list[pytest.Item] = []
         drop: list[pytest.Item] = []
         for item in items:
             meta = check_of(item)
-            (keep if meta is not None and meta.family in self.families else drop).append(item)
+            chosen = meta is not None and self.selection.matches(meta, tier_of(item, meta))
+            (keep if chosen else drop).append(item)
         if drop:
             config.hook.pytest_deselected(items=drop)
             items[:] = keep
@@ -350,6 +396,7 @@ class Collector:
                 check=meta,
                 target=target or SUITE_COLUMN,
                 variant=variant_of(item, target),
+                tier=tier_of(item, meta),
             )
         if self.on_collected is not None:
             self.on_collected(list(self.cases.values()))
@@ -428,16 +475,33 @@ def run_suite(
     on_collected: Callable[[list[Case]], None] | None = None,
     on_case: CaseCallback | None = None,
     key_problems: dict[str, str] | None = None,
+    selection: Selection | None = None,
+    check_deadline: float | None = None,
+    run_deadline: float | None = None,
+    request_deadline: float | None = None,
 ) -> SuiteRun:
-    """Run the suite once over all `targets`; pytest's own output is kept, not printed."""
+    """Run the suite once over all `targets`; pytest's own output is kept, not printed.
+    `check_deadline`: seconds for each case; `run_deadline`: seconds for the whole run (cases
+    that would start after it are blocked)."""
     if not targets:
         raise ValueError("no targets to run the suite against")
     names = [target.name for target in targets]
     if len(set(names)) != len(names):
         raise ValueError(f"target names must be unique: {', '.join(names)}")
-    collector = Collector(families, on_collected, on_case)
+    collector = Collector(families, on_collected, on_case, selection)
+    deadlines: list[str] = []
+    if check_deadline is not None:
+        deadlines += ["--check-deadline", str(check_deadline)]
+    if run_deadline is not None:
+        deadlines += ["--run-ends", str(time.monotonic() + run_deadline)]
+    if request_deadline is not None:
+        deadlines += ["--request-deadline", str(request_deadline)]
     args = pytest_arguments(
-        targets, secret_key=secret_key, keyword=keyword, extra=extra, key_problems=key_problems
+        targets,
+        secret_key=secret_key,
+        keyword=keyword,
+        extra=[*deadlines, *extra],
+        key_problems=key_problems,
     )
     output = io.StringIO()
     started = time.monotonic()
@@ -457,3 +521,21 @@ def run_suite(
         output=output.getvalue(),
         duration=time.monotonic() - started,
     )
+
+
+def count_selected(
+    selection: Selection, profile: str, keyword: str | None = None, families: Sequence[str] = ()
+) -> int:
+    """How many cases a selection keeps, from a collection alone (no target is contacted)."""
+    collector = Collector(families, selection=selection)
+    args = [
+        str(SUITE_DIR), "--rootdir", str(ROOT), "-c", str(ROOT / "pyproject.toml"),
+        "-p", "no:cacheprovider", "--collect-only", "-q", "--profile", profile,
+        "--target", "selection=http://127.0.0.1:9",
+        "-W", "ignore::pytest.PytestAssertRewriteWarning",
+    ]  # fmt: skip
+    if keyword:
+        args += ["-k", keyword]
+    with contextlib.redirect_stdout(io.StringIO()):
+        pytest.main(args, plugins=[collector])
+    return len(collector.cases)

@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from conformance.checks import MUST, check
+from conformance.checks import MUST, PYTHON, check
 from conformance.conftest import Target
 from conformance.support import (
     HS256,
@@ -112,6 +112,7 @@ SURROGATE_PARTS: dict[str, tuple[bytes, str]] = {
     "CONTRACT Usernames; H2; POST /token Body",
     "a multipart username carrying a lone surrogate's bytes: 400 (the body cannot be read, or "
     "Incorrect username or password), the same on every implementation, never a 500 or a 200",
+    tier=PYTHON,
 )
 async def test_surrogate_multipart_login(client: httpx.AsyncClient, case: str) -> None:
     body, detail = SURROGATE_PARTS[case]

@@ -16,7 +16,7 @@ import pytest
 from conformance.checks import MUST, check
 from conformance.conftest import Target
 from conformance.openapi import canonical, normalize
-from conformance.support import ITEMS, STATUS, USERS_ME, bearer, login
+from conformance.support import ITEMS, STATUS, USERS_ME, bearer, describe, login
 
 PATHS = {"/token", USERS_ME, ITEMS, STATUS}
 SECURITY_SCHEME = {
@@ -32,7 +32,7 @@ SECURITY_SCHEME = {
 
 async def _document(client: httpx.AsyncClient) -> dict[str, Any]:
     response = await client.get("/openapi.json")
-    assert response.status_code == 200, response.text
+    assert response.status_code == 200, f"expected 200, got {describe(response)}"
     document: dict[str, Any] = response.json()
     return document
 
@@ -199,7 +199,7 @@ async def test_observed_status_documented(
     send = OBSERVED[observed]
     if send is not None:
         response = await send(target, client)
-        assert response.status_code == status, response.text
+        assert response.status_code == status, f"expected {status}, got {describe(response)}"
     for name, document in (("canonical", canonical()), ("target", await _document(client))):
         responses = document["paths"][path][method]["responses"]
         assert str(status) in responses, (
@@ -223,7 +223,7 @@ class _References(HTMLParser):
 
 async def _docs(client: httpx.AsyncClient) -> tuple[httpx.Response, list[str]]:
     response = await client.get("/docs")
-    assert response.status_code == 200, response.text
+    assert response.status_code == 200, f"expected 200, got {describe(response)}"
     assert response.headers["content-type"].startswith("text/html")
     parser = _References()
     parser.feed(response.text)

@@ -17,6 +17,7 @@ from conformance.support import (
     USERS_ME,
     assert_error,
     bearer,
+    describe,
     record_variant,
 )
 
@@ -30,7 +31,7 @@ ANSWERS: dict[str, object] = {
 @check("ROUTE-001", MUST, "CONTRACT GET /users/me/", "johndoe's four keys, exactly")
 async def test_users_me(target: Target, client: httpx.AsyncClient) -> None:
     response = await client.get(USERS_ME, headers=bearer(target.mint("johndoe", ("me",))))
-    assert response.status_code == 200, response.text
+    assert response.status_code == 200, f"expected 200, got {describe(response)}"
     body = response.json()
     assert body == JOHNDOE
     assert body["disabled"] is False
@@ -39,7 +40,7 @@ async def test_users_me(target: Target, client: httpx.AsyncClient) -> None:
 @check("ROUTE-002", MUST, "CONTRACT GET /users/me/items/", "the caller's items, ordered by item_id")
 async def test_items(target: Target, client: httpx.AsyncClient) -> None:
     response = await client.get(ITEMS, headers=bearer(target.mint("johndoe", ("items", "me"))))
-    assert response.status_code == 200, response.text
+    assert response.status_code == 200, f"expected 200, got {describe(response)}"
     body = response.json()
     assert body == [{"item_id": "Foo", "owner": "johndoe"}]
     assert body == sorted(body, key=lambda item: item["item_id"])
@@ -48,7 +49,7 @@ async def test_items(target: Target, client: httpx.AsyncClient) -> None:
 @check("ROUTE-003", MUST, "CONTRACT GET /status/", '{"status": "ok"} with a scopeless token')
 async def test_status(target: Target, client: httpx.AsyncClient) -> None:
     response = await client.get(STATUS, headers=bearer(target.mint("johndoe", ())))
-    assert response.status_code == 200, response.text
+    assert response.status_code == 200, f"expected 200, got {describe(response)}"
     assert response.json() == {"status": "ok"}
 
 
@@ -56,7 +57,7 @@ async def test_status(target: Target, client: httpx.AsyncClient) -> None:
 @check("ROUTE-004", MUST, "CONTRACT Endpoints", "200 answers are application/json")
 async def test_json_answers(target: Target, client: httpx.AsyncClient, path: str) -> None:
     response = await client.get(path, headers=bearer(target.mint()))
-    assert response.status_code == 200, response.text
+    assert response.status_code == 200, f"expected 200, got {describe(response)}"
     assert response.headers["content-type"].split(";")[0].strip() == "application/json"
 
 

@@ -48,7 +48,9 @@ REALM = 'Bearer realm="api"'
 
 
 def _encode(pairs: list[tuple[str, str]] | dict[str, str]) -> bytes:
-    items = list(pairs.items()) if isinstance(pairs, dict) else pairs
+    items: list[tuple[str, str | int | float | bool | None]] = list(
+        pairs.items() if isinstance(pairs, dict) else pairs
+    )
     return str(httpx.QueryParams(items)).encode()
 
 

@@ -4,6 +4,7 @@ differential comparison, and `python -m conformance` end to end, in-process and 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shlex
@@ -19,6 +20,7 @@ import pytest
 from rich.console import Console
 
 from conformance import __main__ as cli
+from conformance import fuzz
 from conformance.checks import MUST, SHOULD, Check
 from conformance.differential import (
     ALLOWED_HEAD,
@@ -37,8 +39,10 @@ from conformance.differential import (
     run_differential,
     tokens,
 )
+from conformance.evidence import from_raw, from_response, json_text, safe, terminal
 from conformance.report import Report, cell_of, rule_groups
 from conformance.runner import SUITE_COLUMN, Case, Collector, SuiteRun, TargetSpec
+from conformance.selection import Selection
 from conformance.servers import LIVE_SECRET_KEY, free_port, serve
 from core.errors import InvalidToken
 from core.tokens import TokenService
@@ -277,6 +281,8 @@ def test_report_matrix_summary_and_exit_code(
         "skipped": 1,
         "blocked": 1,
         "cases": {"passed": 4, "failed": 2, "skipped": 1, "blocked": 1},
+        "python_passed": 0,
+        "python_failed": 0,
     }
     chk2 = next(check for check in data["checks"] if check["id"] == "CHK-002")
     assert chk2["results"]["beta"]["outcome"] == "fail"
@@ -309,10 +315,11 @@ def test_report_matrix_summary_and_exit_code(
     assert data["differential"] is None
 
     markdown = md_path.read_text()
-    assert "| check | level | title | alpha | beta | (suite) |" in markdown
+    assert "| check | level | tier | source | title | alpha | beta | (suite) |" in markdown
     assert "## Results per rule" in markdown
     assert "- ⊘ CHK-006 on **beta** [1 cases]: needs a token from /token" in markdown
-    assert "| CHK-002 | MUST | fails on beta, case two | ✓ | ✗ | – |" in markdown  # noqa: RUF001
+    row = "| CHK-002 | MUST | neutral | tutorial | fails on beta, case two | ✓ | ✗ | – |"  # noqa: RUF001
+    assert row in markdown
     assert "- CHK-002 (MUST) on **beta** `[two]`: `beta two is broken" in markdown
 
 
@@ -373,6 +380,39 @@ def test_terminal_at_80_columns_leads_with_what_matters(
     # Failures come before the skipped and blocked ones.
     text = "\n".join(lines)
     assert text.index("Failures: 3 checks [3 cases]") < text.index("Skipped and blocked")
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_every_targets_verdict_is_visible_at_80_and_100_columns(
+    synthetic: tuple[Collector, list[Case], list[Case]], width: int
+) -> None:
+    collector, _, _ = synthetic
+    names = [
+        "fastapi", "litestar", "starlette", "fastapi-strict", "litestar-strict", "starlette-strict",
+    ]  # fmt: skip
+    beta = [case for case in collector.cases.values() if case.target == "beta"]
+    run = SuiteRun(
+        targets=[
+            TargetSpec(name, profile="strict" if name.endswith("strict") else "tutorial")
+            for name in names
+        ],
+        checks=collector.checks,
+        cases=[dataclasses.replace(case, target=name) for name in names for case in beta],
+        errors=[],
+        pytest_exit_code=1,
+        output="",
+        duration=0.5,
+    )
+    console = Console(record=True, width=width, color_system=None)
+    Report(run).render(console)
+    lines = console.export_text().splitlines()
+    assert all(len(line) <= width for line in lines), max(lines, key=len)
+    headers = [line for line in lines if "┃" in line]
+    for name in names:  # every target's column is there, its name whole
+        assert any(f" {name} " in line for line in headers), (name, headers)
+    # CHK-002 fails on every target: one ✗ per target across the matrix tables.
+    rows = [line for line in lines if "CHK-002" in line and "│" in line]
+    assert sum(row.count("✗") for row in rows) == len(names), rows
 
 
 @pytest.mark.parametrize(
@@ -684,10 +724,12 @@ def test_help_shows_the_default_key(capsys: pytest.CaptureFixture[str]) -> None:
 def test_named_targets_write_their_own_report_folder() -> None:
     default = cli.parse_args([])
     assert cli.report_dir(default) == ROOT / "reports"
-    named = cli.parse_args(["--target", "mine=http://127.0.0.1:1", "--target", "b/2=http://x"])
-    assert cli.report_dir(named) == ROOT / "reports" / "mine+b_2"
+    named = cli.parse_args(["--target", "mine=http://127.0.0.1:1", "--target", "b.2=http://x"])
+    assert cli.report_dir(named) == (ROOT / "reports" / "mine+b.2").resolve()
+    with pytest.raises(SystemExit):  # a name is a plain word: never a path
+        cli.parse_args(["--target", "b/2=http://x"])
     built = cli.parse_args(["--app-factory", "v=m:f"])
-    assert cli.report_dir(built) == ROOT / "reports" / "v"
+    assert cli.report_dir(built) == (ROOT / "reports" / "v").resolve()
     chosen = cli.parse_args(["--target", "mine=http://x", "--report-dir", "elsewhere"])
     assert cli.report_dir(chosen) == Path("elsewhere")
 
@@ -741,7 +783,14 @@ def test_cli_against_live_servers(tmp_path: Path) -> None:
     assert "OK: every MUST check passed on every target" in good.stdout
     data = json.loads((tmp_path / "good" / "conformance.json").read_text())
     assert data["targets"] == [
-        {"name": "x", "mode": "live", "url": server.url, "factory": None, "profile": "tutorial"}
+        {
+            "name": "x",
+            "mode": "live",
+            "url": server.url,
+            "factory": None,
+            "profile": "tutorial",
+            "tiers": ["neutral"],
+        }
     ]
     assert data["summary"]["x"]["must_passed"] > 0
     assert data["differential"] is None  # one target: nothing to compare
@@ -755,3 +804,81 @@ def test_cli_against_live_servers(tmp_path: Path) -> None:
     assert bad.returncode == 1, bad.stdout + bad.stderr
     data = json.loads((tmp_path / "bad" / "conformance.json").read_text())
     assert "ROUTE-005" in {failure["check"] for failure in data["failures"]}
+
+
+def test_a_target_whose_logins_meet_429_is_named_first() -> None:
+    check = Check("TOK-014", MUST, "CONTRACT POST /token 400", "wrong password: 400")
+    case = Case(
+        nodeid="x",
+        check=check,
+        target="mine",
+        outcome="failed",
+        message='expected 400 {"detail": "Incorrect username or password"}, got 429 {}',
+    )
+    run = SuiteRun([TargetSpec("mine", url="http://h")], {check.id: check}, [case], [], 1, "", 1)
+    console = Console(record=True, width=80, color_system=None)
+    Report(run).render(console)
+    text = console.export_text()
+    assert text.startswith("mine: 1 failing case(s) met 429 Too Many Requests"), text
+    assert "ARENA_LOGIN_RATE_LIMIT=off" in text.split("\n\n")[0]
+
+
+def test_the_cluster_banner_names_the_setting_the_suite_needs() -> None:
+    from deploy.cluster import rate_limited
+
+    assert rate_limited({})
+    assert rate_limited({"ARENA_LOGIN_RATE_LIMIT": "on"})
+    assert not rate_limited({"ARENA_LOGIN_RATE_LIMIT": "OFF"})
+
+
+def test_selection_reads_metadata_not_node_ids() -> None:
+    form = Check("FORM-001", MUST, "CONTRACT POST /token Body", "t", tier="python")
+    auth = Check("AUTH-010", MUST, "CONTRACT H5; RFC 8725 §3.1", "t")
+    h12 = Check("RATE-001", SHOULD, "CONTRACT H12", "t")
+    assert not Selection(exclude_families=("FORM",)).matches(form, "python")
+    assert Selection(exclude_families=("FORM",)).matches(auth, "neutral")
+    assert Selection(levels=("neutral",)).matches(auth, "neutral")
+    assert not Selection(levels=("neutral",)).matches(form, "python")
+    assert not Selection(levels=("neutral",)).matches(auth, "python")  # a python case of it
+    assert Selection(rules=("H5",)).matches(auth, "neutral")
+    assert not Selection(rules=("H1",)).matches(h12, "neutral")  # H1 is not H12
+    assert Selection(rules=("rfc 8725",)).matches(auth, "neutral")
+    assert Selection(checks=("AUTH-01*",)).matches(auth, "neutral")
+    assert not Selection(levels=("MUST",), families=("RATE",)).matches(h12, "neutral")
+    assert Selection(levels=("bogus",)).invalid() is not None
+    assert (form.source, auth.source, h12.source) == ("tutorial", "rfc", "hardening")
+    assert auth.origin == "RFC 8725 §3.1"
+
+
+def test_target_text_is_escaped_for_the_terminal_and_the_reports() -> None:
+    hostile = "a\x1b]52;c;eA==\x07b\x9b2J\u202ec\u200dd\r\n"
+    assert safe(hostile) == "a\\x1b]52;c;eA==\\x07b\\x9b2J\\u202ec\\u200dd\\x0d\\x0a"
+    assert "\x1b" not in terminal(hostile)
+    text = json_text(json.dumps({"x": hostile}, ensure_ascii=False))
+    assert json.loads(text) == {"x": hostile}
+    assert not any(mark in text for mark in ("\x1b", "\x07", "\x9b", "\u202e", "\u200d"))
+
+
+def test_an_exchange_replays_as_a_curl_or_nc_line() -> None:
+    request = httpx.Request(
+        "POST",
+        "http://h:1/token",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        content=b"username=john'doe&password=\x00",
+    )
+    exchange = from_response(httpx.Response(400, json={"detail": "x"}, request=request))
+    assert exchange.replay() == (
+        "curl -sS -i -X POST http://h:1/token -H 'Content-Type: application/x-www-form-urlencoded'"
+        " --data-binary $'username=john\\'doe&password=\\x00'"
+    )
+    assert exchange.answer() == '400; Content-Type: application/json; {"detail":"x"}'
+    raw = from_raw("http://h:1", b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", b"")
+    assert raw.replay().startswith("printf %s $'GET / HTTP/1.1\\x0d\\x0aHost: a")
+    assert raw.replay().endswith("| nc h 1")
+    assert raw.answer() == "no answer (closed without an answer)"
+
+
+def test_fuzz_refuses_a_target_name_that_is_a_path() -> None:
+    with pytest.raises(SystemExit):
+        fuzz.parse_args(["--target", "../x=http://h"])
+    assert fuzz.parse_args(["--target", "mine=http://h"]).target == [("mine", "http://h")]
