@@ -90,6 +90,16 @@ def _pair(text: str, what: str) -> tuple[str, str]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 < s <= 3600)")
+    return value
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m conformance",
@@ -124,6 +134,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         action="store_true",
         help="with --serve-all: every implementation on a database of its own on a throwaway "
         "PostgreSQL server (deploy.postgres), not SQLite",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="with --serve-all: the ARENA_REQUEST_TIMEOUT the implementations are served with "
+        "(default: theirs, 10 s); the LIMIT checks wait that long for each unfinished request, "
+        "so make test serves them with 3 s",
     )
     parser.add_argument(
         "--app-factory",
@@ -323,6 +342,8 @@ def resolve_targets(
                 return targets, errors
         for name in implementations:
             extra: dict[str, str] = {} if profile == "tutorial" else {"ARENA_PROFILE": profile}
+            if args.request_timeout is not None:
+                extra["ARENA_REQUEST_TIMEOUT"] = f"{args.request_timeout:g}"
             if postgres is not None:
                 database = "conformance_" + re.sub(r"[^a-z0-9_]", "_", (name + suffix).lower())
                 extra["ARENA_DATABASE_URL"] = postgres.create_database(database)

@@ -882,3 +882,29 @@ def test_fuzz_refuses_a_target_name_that_is_a_path() -> None:
     with pytest.raises(SystemExit):
         fuzz.parse_args(["--target", "../x=http://h"])
     assert fuzz.parse_args(["--target", "mine=http://h"]).target == [("mine", "http://h")]
+
+
+def test_serve_all_with_a_request_timeout(tmp_path: Path) -> None:
+    """make test serves the implementations with --request-timeout 3: the slowloris check
+    (LIMIT-003) then waits that long, not the default 10 s, and still judges the same rule."""
+    done = _conformance(
+        *("--serve-all", "--impl", "starlette", "--profile", "tutorial", "--no-diff"),
+        *("--check", "LIMIT-003", "--request-timeout", "2"),
+        *("--report-dir", str(tmp_path)),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads((tmp_path / "conformance.json").read_text())
+    (check,) = [c for c in data["checks"] if c["id"] == "LIMIT-003"]
+    (case,) = check["results"]["starlette"]["cases"]
+    assert case["outcome"] == "passed"
+    assert 1.5 < case["duration_seconds"] < 8.0, case  # the default would hold it 10 s
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "soon", "3601"])
+def test_a_request_timeout_that_is_no_number_of_seconds(
+    bad: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.parse_args(["--serve-all", "--request-timeout", bad])
+    assert exit_info.value.code == 2
+    assert f"{bad!r} is not a number of seconds" in capsys.readouterr().err
