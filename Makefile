@@ -32,7 +32,7 @@ lock: $(BIN)/uv ## Re-resolve requirements.lock from pyproject.toml
 test: install browser-deps wrk-deps postgres-deps nginx-deps node-deps ## Unit tests, the conformance suite live (SQLite; fastapi on PostgreSQL too) and in-process, browser, bounded fuzz, bench smoke
 	$(BIN)/python -m conformance --serve-all --request-timeout 3 --report-dir reports/test-live
 	$(BIN)/python -m conformance --serve-all --request-timeout 3 --postgres --impl fastapi --profile tutorial --report-dir reports/test-live-postgres
-	SCOPES_ARENA_REQUIRE_POSTGRES=1 SCOPES_ARENA_REQUIRE_NGINX=1 SCOPES_ARENA_REQUIRE_NODE=1 $(BIN)/python -m pytest --covered-by reports/test-live/conformance.json --durations=25
+	SCOPES_ARENA_REQUIRE_POSTGRES=1 SCOPES_ARENA_REQUIRE_NGINX=1 SCOPES_ARENA_REQUIRE_NODE=1 $(BIN)/python -m pytest tests conformance --covered-by reports/test-live/conformance.json --durations=25
 
 lint: install ## ruff check, ruff format --check, mypy --strict on core and adapters
 	$(BIN)/ruff check .
