@@ -1,7 +1,7 @@
 """`make cluster`: many instances on one database behind a real load balancer, on this machine.
 
 One throwaway PostgreSQL (deploy.postgres), its schema brought up to date (`scopes-arena db
-upgrade`) and the demo users put in (`scopes-arena demo`), then the three implementations, each
+upgrade`) and the demo users put in (`scopes-arena demo`), then every implementation, each
 one `scopes-arena serve IMPL` (with `--workers N`) on its own loopback port, all with the same
 ARENA_DATABASE_URL, the same ARENA_SECRET_KEY (generated for the run) and
 ARENA_TRUSTED_PROXIES=127.0.0.1/32 (X-Forwarded-For believed from nginx only), and nginx
@@ -423,7 +423,7 @@ def main(
         str, typer.Option(help="postgresql (a throwaway server) or sqlite (one shared file).")
     ] = "postgresql",
 ) -> None:
-    """Start PostgreSQL, the three implementations and nginx in front; Ctrl-C stops them."""
+    """Start PostgreSQL, every implementation and nginx in front; Ctrl-C stops them."""
     if store not in ("postgresql", "sqlite"):
         raise typer.BadParameter("postgresql or sqlite", param_hint="--store")
     console = Console()
