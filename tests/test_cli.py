@@ -797,10 +797,10 @@ def test_serve_options(
     assert not (tmp_path / "data").exists()
 
 
-@pytest.mark.parametrize("impl", ["django", "FastAPI", "", "fastapi.app"])
+@pytest.mark.parametrize("impl", ["bottle", "FastAPI", "", "fastapi.app"])
 def test_serve_unknown_implementation(fake_uvicorn: FakeUvicorn, impl: str) -> None:
     assert refused("serve", impl) == (
-        f"unknown implementation {impl!r} (choose from fastapi, litestar, starlette)"
+        f"unknown implementation {impl!r} (choose from {', '.join(registry.IMPLEMENTATIONS)})"
     )
     assert fake_uvicorn.calls == []
 
@@ -1043,7 +1043,9 @@ def test_the_query_password_is_shown_as_stars(monkeypatch: pytest.MonkeyPatch, d
         ),
         (
             ("serve", "\x1b[2Jfastapi"),
-            "unknown implementation '\\x1b[2Jfastapi' (choose from fastapi, litestar, starlette)",
+            "unknown implementation '\\x1b[2Jfastapi' (choose from "
+            + ", ".join(registry.IMPLEMENTATIONS)
+            + ")",
         ),
     ],
 )

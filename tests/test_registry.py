@@ -272,7 +272,7 @@ def test_fourth_is_in_the_matrix(fourth: dict[str, str], tmp_path: Path) -> None
     assert [cell.strip() for cell in header.split("┃")[-3:-1]] == ["fourth", "starlette"], header
     assert "fourth: 1 checks [1 cases]: MUST 1 passed, 0 failed" in result.stdout
     matrix = (tmp_path / "conformance.md").read_text()
-    assert "| check | level | title | fourth | starlette |" in matrix
+    assert "| check | level | tier | source | title | fourth | starlette |" in matrix
     assert '"fourth"' in (tmp_path / "conformance.json").read_text()
 
 
