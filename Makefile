@@ -8,7 +8,7 @@ IMPL ?= fastapi
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock test lint format conformance fuzz bench bench-smoke compare reference readme-table serve cluster browser-deps wrk-deps postgres-deps nginx-deps node-deps clean
+.PHONY: help install lock test test-live test-units lint format conformance fuzz bench bench-smoke compare reference readme-table serve cluster browser-deps wrk-deps postgres-deps nginx-deps node-deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -29,10 +29,20 @@ lock: $(BIN)/uv ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile --quiet --python $(BIN)/python --group dev --generate-hashes \
 		--no-header --universal -o requirements.lock pyproject.toml
 
-test: install browser-deps wrk-deps postgres-deps nginx-deps node-deps ## Unit tests, the conformance suite live (SQLite; fastapi on PostgreSQL too) and in-process, browser, bounded fuzz, bench smoke
+test: install browser-deps wrk-deps postgres-deps nginx-deps node-deps ## Everything, in two streams at once: the suite live (SQLite; fastapi on PostgreSQL too) then in-process what live cannot show | unit, browser, fuzz, bench-smoke, cluster tests
+	@echo "make test: two streams at once, lines interleaved: [live] the suite against every implementation under uvicorn, then in-process only the checks a live server cannot show; [tests] pytest tests/"
+	@$(MAKE) --no-print-directory --output-sync=line -j2 test-live test-units
+
+# The two streams of make test (each also runs alone). A live check that passed is not run
+# again in-process (--covered-by); the live runs serve with a 3 s request timeout, which the
+# LIMIT checks wait out once per implementation.
+test-live: install postgres-deps
 	$(BIN)/python -m conformance --serve-all --request-timeout 3 --report-dir reports/test-live
 	$(BIN)/python -m conformance --serve-all --request-timeout 3 --postgres --impl fastapi --profile tutorial --report-dir reports/test-live-postgres
-	SCOPES_ARENA_REQUIRE_POSTGRES=1 SCOPES_ARENA_REQUIRE_NGINX=1 SCOPES_ARENA_REQUIRE_NODE=1 $(BIN)/python -m pytest tests conformance --covered-by reports/test-live/conformance.json --durations=25
+	$(BIN)/python -m pytest conformance -p no:cacheprovider --covered-by reports/test-live/conformance.json --durations=10
+
+test-units: install browser-deps wrk-deps postgres-deps nginx-deps node-deps
+	SCOPES_ARENA_REQUIRE_POSTGRES=1 SCOPES_ARENA_REQUIRE_NGINX=1 SCOPES_ARENA_REQUIRE_NODE=1 $(BIN)/python -m pytest tests -p no:cacheprovider --durations=25
 
 lint: install ## ruff check, ruff format --check, mypy --strict on core and adapters
 	$(BIN)/ruff check .
