@@ -30,8 +30,13 @@ lock: $(BIN)/uv ## Re-resolve requirements.lock from pyproject.toml
 		--no-header --universal -o requirements.lock pyproject.toml
 
 test: install browser-deps wrk-deps postgres-deps nginx-deps node-deps ## Everything, in two streams at once: the suite live (SQLite; fastapi on PostgreSQL too) then in-process what live cannot show | unit, browser, fuzz, bench-smoke, cluster tests
-	@echo "make test: two streams at once, lines interleaved: [live] the suite against every implementation under uvicorn, then in-process only the checks a live server cannot show; [tests] pytest tests/"
-	@$(MAKE) --no-print-directory --output-sync=line -j2 test-live test-units
+	@echo "make test: two streams at once, their lines interleaved: [live] the suite against every implementation under uvicorn, then in-process only the checks a live server cannot show; [tests] pytest tests/"
+	@set -o pipefail; \
+	( PYTHONUNBUFFERED=1 $(MAKE) --no-print-directory test-live 2>&1 | sed -u 's/^/[live]  /' ) & live=$$!; \
+	( PYTHONUNBUFFERED=1 $(MAKE) --no-print-directory test-units 2>&1 | sed -u 's/^/[tests] /' ) & units=$$!; \
+	wait $$live; live_status=$$?; wait $$units; units_status=$$?; \
+	echo "make test: [live] exit $$live_status, [tests] exit $$units_status"; \
+	[ $$live_status = 0 ] && [ $$units_status = 0 ]
 
 # The two streams of make test (each also runs alone). A live check that passed is not run
 # again in-process (--covered-by); the live runs serve with a 3 s request timeout, which the
