@@ -49,11 +49,13 @@ def commit() -> str:
 
 def slim(report: dict[str, Any]) -> dict[str, Any]:
     """A conformance report as the reference keeps it, small: each failed case's traceback cut
-    to its `E` lines and its message to its first line (what the page shows), and no separate
-    `failures` list (the same cases are in `checks`)."""
+    to its `E` lines and its message to its first line (what the page shows), without the
+    whole exchanges the suite keeps of a failing case (the page does not show them), and no
+    separate `failures` list (the same cases are in `checks`)."""
     for check in report.get("checks") or []:
         for result in (check.get("results") or {}).values():
             for case in result.get("cases") or []:
+                case.pop("exchanges", None)
                 if isinstance(case.get("detail"), str):
                     kept = [line for line in case["detail"].splitlines() if line.startswith("E ")]
                     case["detail"] = "\n".join(kept[:5])
