@@ -14,29 +14,22 @@ report into reports/ and then `python -m compare --save-reference` copies them h
 from __future__ import annotations
 
 import json
-import os
-import platform
 import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.__main__ import machine as bench_machine
 from compare.sources import ROOT, is_smoke
 
 FILES = ("conformance.json", "native/conformance.json", "bench.json", "fuzz/differential.md")
 
 
 def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.partition(":")[2].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}"
+    """The machine as one line, from the bench's own description of it."""
+    found = bench_machine()
+    return f"{found['cpu_model']}, {found['cpus']} CPUs, {found['system']} {found['kernel']}"
 
 
 def commit() -> str:

@@ -17,32 +17,19 @@ def live_result(*outcomes: str) -> dict[str, object]:
     return {"outcome": verdict, "cases": [{"variant": "v", "outcome": o} for o in outcomes]}
 
 
+def collect(report: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """pytest --collect-only of the suite with --covered-by `report`, in a subprocess."""
+    command = [sys.executable, "-m", "pytest", *args, "--covered-by", str(report),
+               "--collect-only", "-q", "-p", "no:cacheprovider"]  # fmt: skip
+    return subprocess.run(  # noqa: S603 (our own interpreter, fixed argv)
+        command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
 def collected(tmp_path: Path, report: dict[str, object], *paths: str) -> list[str]:
     path = tmp_path / "conformance.json"
     path.write_text(json.dumps(report))
-    done = subprocess.run(  # noqa: S603 (our own interpreter, fixed argv)
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            *paths,
-            "--impl",
-            "starlette",
-            "--impl",
-            "fastapi",
-            "--covered-by",
-            str(path),
-            "--collect-only",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = collect(path, *paths, "--impl", "starlette", "--impl", "fastapi")
     assert done.returncode == 0, done.stdout + done.stderr
     return [line for line in done.stdout.splitlines() if "::" in line]
 
@@ -85,24 +72,6 @@ def test_a_check_passed_live_is_not_run_again_in_process(tmp_path: Path) -> None
 def test_not_a_report_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "conformance.json"
     path.write_text("[1, 2")
-    done = subprocess.run(  # noqa: S603 (our own interpreter, fixed argv)
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "conformance/test_route.py",
-            "--covered-by",
-            str(path),
-            "--collect-only",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = collect(path, "conformance/test_route.py")
     assert done.returncode == 4, done.stdout + done.stderr
     assert f"--covered-by {path}: not a conformance report" in done.stderr
