@@ -1,7 +1,7 @@
 """Framework-neutral ASGI pieces every adapter wraps its app in, the same way: `Guard`.
 
 `Guard` is what CONTRACT.md fixes about a request before any framework routes it, and about
-an answer after the framework gave it, so that the three frameworks cannot differ there:
+an answer after the framework gave it, so that the frameworks cannot differ there:
 
 - the request-body limit (`BodyLimit`): at most `limit` bytes are buffered before the app
   runs, so an oversized body gets 413 without being read further (H2);

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from core import service
+from core import registry, service
 from core.asgi import MAX_BODY_BYTES, BodyLimit, Guard, Message, Receive, Scope, Send, send_json
 from core.errors import (
     ArenaError,
@@ -483,7 +483,7 @@ class ExplodingStore(MemoryStore):
         raise RuntimeError("store exploded")
 
 
-@pytest.mark.parametrize("name", ["fastapi", "litestar", "starlette"])
+@pytest.mark.parametrize("name", registry.IMPLEMENTATIONS)
 async def test_a_500_is_logged_once_with_its_traceback(
     name: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -16,6 +16,7 @@ import pytest
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser
 
+from core import registry
 from core.asgi import MAX_BODY_BYTES
 from core.errors import BodyTooLarge, FormError, MalformedBody
 from core.formparse import (
@@ -651,7 +652,7 @@ def test_quiet_logger_is_self_contained() -> None:
     assert logging.getLogger("python_multipart.multipart").level == logging.NOTSET
 
 
-@pytest.mark.parametrize("impl", ["fastapi", "litestar", "starlette"])
+@pytest.mark.parametrize("impl", registry.IMPLEMENTATIONS)
 async def test_apps_log_nothing_for_broken_bodies(
     impl: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -1,4 +1,4 @@
-"""Outages of a real PostgreSQL under the three implementations (in-process): the database
+"""Outages of a real PostgreSQL under every implementation (in-process): the database
 stopped, or a statement slower than ARENA_DB_TIMEOUT, is 503 {"detail": "Service Unavailable"}
 with Retry-After within the timeout, never a 500 or a hang; when the database is back every app
 recovers by itself, without a restart (the pool reconnects)."""
@@ -16,11 +16,12 @@ import httpx
 import psycopg
 import pytest
 
+from core import registry
 from core.settings import Settings
 from deploy.postgres import TempPostgres
 from tests.conftest import new_postgres
 
-IMPLS = ("fastapi", "litestar", "starlette")
+IMPLS = registry.IMPLEMENTATIONS
 TIMEOUT = 1.0
 #: Waiting for a connection, then a statement: each bounded by the timeout; plus slack for a
 #: shared machine.
