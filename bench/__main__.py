@@ -27,13 +27,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
 from bench import wrk
 from bench.analysis import SCENARIOS, TargetResult, evaluate
 from bench.launcher import uvicorn_command
+from bench.machine import machine
 from bench.report import grids, print_grids, write
 from bench.runner import (
     PG_PREFIX,
@@ -141,25 +141,6 @@ def versions() -> dict[str, str | None]:
         (out.stdout or out.stderr).splitlines()[0] if (out.stdout or out.stderr) else None
     )
     return found
-
-
-def machine() -> dict[str, Any]:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.partition(":")[2].strip()
-                break
-    except OSError:
-        pass
-    return {
-        "cpu_model": model,
-        "cpus": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)),
-        "kernel": platform.release(),
-        "system": platform.system(),
-        "arch": platform.machine(),
-    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.__main__ import machine as bench_machine
+from bench.machine import machine as bench_machine
 from compare.sources import ROOT, is_smoke
 
 FILES = ("conformance.json", "native/conformance.json", "bench.json", "fuzz/differential.md")

@@ -211,6 +211,10 @@ def _body_json(body: bytes) -> dict[str, Any]:
     return data
 
 
+def _pairs(raw: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
+
+
 def from_request(request: httpx.Request) -> Exchange:
     """A request that got no answer (the connection failed or closed)."""
     try:
@@ -220,37 +224,24 @@ def from_request(request: httpx.Request) -> Exchange:
     return Exchange(
         method=request.method,
         url=str(request.url),
-        request_headers=[
-            (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
-        ],
+        request_headers=_pairs(request.headers.raw),
         request_body=sent,
         note="no answer: the request failed",
     )
 
 
 def from_response(response: httpx.Response) -> Exchange:
-    request = response.request
-    try:
-        sent = request.content
-    except httpx.RequestNotRead:
-        sent = b"(streamed body)"
+    """The request as from_request has it, with its answer."""
     try:
         got = response.content
     except httpx.ResponseNotRead:
         got = b""
-    return Exchange(
-        method=request.method,
-        url=str(request.url),
-        request_headers=[
-            (k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw
-        ],
-        request_body=sent,
-        status=response.status_code,
-        response_headers=[
-            (k.decode("latin-1"), v.decode("latin-1")) for k, v in response.headers.raw
-        ],
-        response_body=got,
-    )
+    exchange = from_request(response.request)
+    exchange.note = ""
+    exchange.status = response.status_code
+    exchange.response_headers = _pairs(response.headers.raw)
+    exchange.response_body = got
+    return exchange
 
 
 def from_raw(url: str, sent: bytes, received: bytes, note: str = "") -> Exchange:
