@@ -532,3 +532,64 @@ def test_render_logs_only_500s_with_the_framework_fault_behind_them(
     assert [record.levelno for record in caplog.records] == [logging.ERROR]
     assert "Traceback (most recent call last)" in caplog.text
     assert "OSError: [Errno 36] File name too long" in caplog.text
+
+
+# ---- Guard's fast path decides as the general path does --------------------------------------
+
+PLAIN_HEADERS: dict[str, list[tuple[bytes, bytes]]] = {
+    "none": [],
+    "host": [(b"host", b"127.0.0.1:8000")],
+    "host and token": [(b"host", b"a.example"), (b"authorization", b"Bearer x")],
+    "Host capitalised": [(b"Host", b"a.example")],
+    "bad host": [(b"host", b"a b")],
+    "host with userinfo": [(b"host", b"u@a.example")],
+    "two hosts": [(b"host", b"a.example"), (b"host", b"a.example")],
+    "host as bytearray": [(b"host", bytearray(b"a.example"))],
+    "a 4-byte name": [(b"date", b"x"), (b"host", b"a.example")],
+    "content-length": [(b"host", b"a.example"), (b"content-length", b"0")],
+    "Content-Length": [(b"Content-Length", b"5")],
+    "transfer-encoding": [(b"transfer-encoding", b"chunked")],
+    "a 14-byte name": [(b"accept-charset", b"utf-8")],
+    "a 17-byte name": [(b"if-modified-since", b"x")],
+}
+
+
+@pytest.mark.parametrize("headers", PLAIN_HEADERS, ids=list(PLAIN_HEADERS))
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "get", "OPTIONS"])
+@pytest.mark.parametrize(
+    ("raw", "path", "root"),
+    [
+        (b"/users/me/items/", None, ""),
+        (b"/token", None, ""),
+        (b"/users/me/items", None, ""),
+        (b"/users/me/%69tems/", None, ""),
+        (b"/users/me/items/", "/elsewhere", ""),
+        (b"/api/users/me/", "/api/users/me/", "/api"),
+        (b"/docs/", None, ""),
+    ],
+)
+def test_the_fast_path_decides_as_the_general_path(
+    headers: str, method: str, raw: bytes, path: str | None, root: str
+) -> None:
+    """core.asgi._plain (the common case, one pass) takes a request only where the general
+    path would: a GET or HEAD of a contract path as written, one valid Host or none, no body
+    framing. Anything else goes the general way, whatever it then answers."""
+    from core.asgi import (
+        UNFRAMED_METHODS,
+        _header_facts,
+        _is_exact_route,
+        _plain,
+        _valid_host_value,
+    )
+
+    scope = request_scope(raw, method, PLAIN_HEADERS[headers], path)
+    scope["root_path"] = root
+    hosts, framed, _ = _header_facts(scope)
+    host_ok = not hosts or (len(hosts) == 1 and _valid_host_value(hosts[0]))
+    general = method in UNFRAMED_METHODS and not framed and host_ok and _is_exact_route(scope)
+    fast = _plain(scope)
+    # The fast path may leave a request to the general path (a bytearray Host), never the
+    # other way round; and it takes every plain request of the usual forms.
+    assert not fast or general
+    if headers != "host as bytearray":
+        assert fast == general
