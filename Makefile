@@ -8,7 +8,7 @@ IMPL ?= fastapi
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock test test-live test-units lint format conformance fuzz bench bench-smoke compare reference readme-table serve cluster browser-deps wrk-deps postgres-deps nginx-deps node-deps clean
+.PHONY: help install lock test test-live test-units lint format conformance fuzz bench bench-smoke compare reference readme-table serve cluster instructions valgrind-deps browser-deps wrk-deps postgres-deps nginx-deps node-deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -29,7 +29,7 @@ lock: $(BIN)/uv ## Re-resolve requirements.lock from pyproject.toml
 	$(BIN)/uv pip compile --quiet --python $(BIN)/python --group dev --generate-hashes \
 		--no-header --universal -o requirements.lock pyproject.toml
 
-test: install browser-deps wrk-deps postgres-deps nginx-deps node-deps ## Everything, in two streams at once: the suite live (SQLite; fastapi on PostgreSQL too) then in-process what live cannot show | unit, browser, fuzz, bench-smoke, cluster tests
+test: install browser-deps wrk-deps postgres-deps nginx-deps node-deps valgrind-deps ## Everything, in two streams at once: the suite live (SQLite; fastapi on PostgreSQL too) then in-process what live cannot show | unit, browser, fuzz, bench-smoke, cluster tests
 	@echo "make test: two streams at once, their lines interleaved: [live] the suite against every implementation under uvicorn, then in-process only the checks a live server cannot show; [tests] pytest tests/"
 	@set -o pipefail; \
 	( PYTHONUNBUFFERED=1 $(MAKE) --no-print-directory test-live 2>&1 | sed -u 's/^/[live]  /' ) & live=$$!; \
@@ -46,8 +46,8 @@ test-live: install postgres-deps
 	$(BIN)/python -m conformance --serve-all --request-timeout 3 --postgres --impl fastapi --profile tutorial --report-dir reports/test-live-postgres
 	$(BIN)/python -m pytest conformance -p no:cacheprovider --covered-by reports/test-live/conformance.json --durations=10
 
-test-units: install browser-deps wrk-deps postgres-deps nginx-deps node-deps
-	SCOPES_ARENA_REQUIRE_POSTGRES=1 SCOPES_ARENA_REQUIRE_NGINX=1 SCOPES_ARENA_REQUIRE_NODE=1 $(BIN)/python -m pytest tests -p no:cacheprovider --durations=25
+test-units: install browser-deps wrk-deps postgres-deps nginx-deps node-deps valgrind-deps
+	SCOPES_ARENA_REQUIRE_POSTGRES=1 SCOPES_ARENA_REQUIRE_NGINX=1 SCOPES_ARENA_REQUIRE_NODE=1 SCOPES_ARENA_REQUIRE_VALGRIND=1 $(BIN)/python -m pytest tests -p no:cacheprovider --durations=25
 
 lint: install ## ruff check, ruff format --check, mypy --strict on core and adapters
 	$(BIN)/ruff check .
@@ -64,8 +64,11 @@ conformance: install ## Run the suite against every implementation under uvicorn
 fuzz: install ## schemathesis with every check and phase against every implementation
 	$(BIN)/python -m conformance.fuzz
 
-bench: install wrk-deps postgres-deps ## Every implementation vs bare framework, wiring ceiling, raw ASGI (+core): reads, logins, mixed, soak (~15 min)
+bench: install wrk-deps postgres-deps ## Every implementation vs bare framework, wiring ceiling, raw ASGI (+core): reads, logins, mixed, soak (~40 min)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+instructions: install valgrind-deps ## Instructions per request (valgrind's callgrind, load-independent) of every bare, guard and implementation rung [INSTRUCTIONS_ARGS="--only guard-starlette ..."]
+	$(BIN)/python -m bench.instructions $(INSTRUCTIONS_ARGS)
 
 bench-smoke: install wrk-deps ## The benchmark in ~1 min (1 s runs, raw baselines + one ladder) into reports/bench-smoke.*: does it run, is every answer right
 	$(BIN)/python -m bench --smoke $(BENCH_ARGS)
@@ -101,6 +104,14 @@ node-deps: ## Install Debian's nodejs for the outside implementation's test (tes
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs >/dev/null) \
 		|| echo "could not install nodejs: the Node outsider test will fail under make test (skipped by plain pytest)"; \
 	else echo "node is not installed and cannot be installed here (needs root and apt): the Node outsider test will fail under make test (skipped by plain pytest)"; fi
+
+valgrind-deps: ## Install Debian's valgrind for make instructions and its test (root with apt only)
+	@if command -v valgrind >/dev/null 2>&1 && command -v callgrind_control >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing valgrind (Debian package) for make instructions"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null) \
+		|| echo "could not install valgrind: make instructions cannot run, and its test will fail under make test (skipped by plain pytest)"; \
+	else echo "valgrind is not installed and cannot be installed here (needs root and apt): make instructions cannot run, and its test will fail under make test (skipped by plain pytest)"; fi
 
 wrk-deps: ## Install Debian's wrk for the benchmark (root with apt only)
 	@if command -v wrk >/dev/null 2>&1; then :; \

@@ -27,9 +27,13 @@ def taskset_prefix(cpus: str | None) -> list[str]:
     return ["taskset", "-c", cpus] if cpus is not None and shutil.which("taskset") else []
 
 
-def uvicorn_command(app: str, port: int, cpus: str | None) -> list[str]:
+def uvicorn_command(
+    app: str, port: int, cpus: str | None, wrapper: Sequence[str] = ()
+) -> list[str]:
+    """The server's argv: pinned with taskset, `wrapper` (a tool that runs it, such as
+    valgrind) around our interpreter."""
     return [
-        *taskset_prefix(cpus), sys.executable, "-m", "uvicorn", app,
+        *taskset_prefix(cpus), *wrapper, sys.executable, "-m", "uvicorn", app,
         "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
         "--loop", "uvloop", "--http", "httptools",
         "--no-access-log", "--log-level", "warning",
@@ -100,6 +104,7 @@ def launch(
     cpus: str | None,
     timeout: float = 60.0,
     extra_env: Mapping[str, str] | None = None,
+    wrapper: Sequence[str] = (),
 ) -> Iterator[Server]:
     """Serve `app` ("module:attr") until the block ends. Ready means `ready_path` answered
     `ready_status` (None: any answer below 500); cold start is the wall time from just before
@@ -107,7 +112,7 @@ def launch(
     with tempfile.TemporaryDirectory(prefix=f"arena-bench-{name}-") as tmp:
         data_dir = Path(tmp)
         port = free_port()
-        command = uvicorn_command(app, port, cpus)
+        command = uvicorn_command(app, port, cpus, wrapper)
         log_path = data_dir / "server.log"
         with log_path.open("w") as log:
             started = time.perf_counter()
