@@ -31,7 +31,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--bench",
         action="store_true",
-        help="also run the benchmark (~15 min) when bench.json is missing or stale",
+        help="also run the benchmark (~40 min) when bench.json is missing or stale",
     )
     parser.add_argument(
         "--readme",

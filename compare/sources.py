@@ -64,7 +64,7 @@ SOURCES = (
     ),
     Source(
         "bench", "bench.json", (*APP_CODE, "bench"), "make bench",
-        ("-m", "bench", "--report-dir", "{reports}"), 15, slow=True,
+        ("-m", "bench", "--report-dir", "{reports}"), 40, slow=True,
     ),
 )  # fmt: skip
 

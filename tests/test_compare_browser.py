@@ -4,6 +4,7 @@ shows every chart, and leaves a screenshot in reports/."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -111,14 +112,29 @@ async def test_page_opens_offline_with_every_chart(
     assert shot.stat().st_size > 10_000
 
 
+def reference_page(tmp_path: Path) -> Path:
+    """The page as `make compare` builds it on a fresh clone: no report of this machine's, so
+    every section from compare/reference/."""
+    directory = tmp_path / "reports"
+    directory.mkdir()
+    return page.build(
+        sources.load(directory),
+        adapters.load(ROOT, targets.implementations()),
+        directory / "index.html",
+    )
+
+
 @pytest.mark.parametrize(("width", "height"), [(1280, 900), (390, 844)])
+@pytest.mark.parametrize("which", ["fixtures", "reference"])
 async def test_page_fits_the_screen_and_opens_with_the_verdict(
-    browser: Browser, tmp_path: Path, width: int, height: int
+    browser: Browser, tmp_path: Path, width: int, height: int, which: str
 ) -> None:
     """No horizontal page scroll at desktop and phone widths (wide tables scroll in their own
     box); the verdict is the first section and names every framework; nothing is asked for
-    outside the page's folder."""
-    index = fixture_page(tmp_path)
+    outside the page's folder. Both from the test fixtures and from the reference set a fresh
+    clone shows, whose performance is labelled with its machine and date; the screenshots are
+    reports/compare-<which>-<width>.png."""
+    index = fixture_page(tmp_path) if which == "fixtures" else reference_page(tmp_path)
     folder = index.parent.resolve()
     context = await browser.new_context(offline=True, viewport={"width": width, "height": height})
     tab = await context.new_page()
@@ -135,7 +151,14 @@ async def test_page_fits_the_screen_and_opens_with_the_verdict(
     verdict = await tab.locator("section#verdict").inner_text()
     for target in targets.frameworks():
         assert target.name in verdict
-    shot = REPORTS / f"compare-{width}.png"
+    if which == "reference":
+        meta = json.loads((ROOT / "compare" / "reference" / "meta.json").read_text())
+        performance = await tab.locator("section#performance").inner_text()
+        assert "the reference run shipped in the repository" in performance
+        assert meta["machine"] in performance
+        assert meta["date"] in performance
+        assert "req/s" in verdict
+    shot = REPORTS / f"compare-{which}-{width}.png"
     REPORTS.mkdir(exist_ok=True)
     await tab.screenshot(path=str(shot), full_page=True)
     await context.close()
