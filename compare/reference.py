@@ -58,6 +58,49 @@ def slim(report: dict[str, Any]) -> dict[str, Any]:
     return report
 
 
+def _get(mapping: Any, key: str) -> Any:
+    return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+def describe_bench(report: dict[str, Any]) -> str:
+    """What a bench run measured, in a phrase, from its own report (for meta.json's "bench",
+    which the page and the README print beside its figures)."""
+    meta = _get(report, "meta")
+    options = _get(meta, "options") or {}
+    scenarios = _get(options, "scenarios")
+    targets = _get(report, "targets")
+    parts = ["python -m bench"]
+    if isinstance(targets, dict):
+        parts.append(f"{len(targets)} targets")
+    if isinstance(scenarios, list):
+        parts.append("scenarios " + ", ".join(str(s) for s in scenarios))
+    if all(isinstance(_get(options, k), int) for k in ("runs", "seconds", "warmup_s")):
+        parts.append(
+            f"{options['runs']} runs of {options['seconds']} s after "
+            f"{options['warmup_s']} s of warm-up"
+        )
+    duration = _get(meta, "duration_s")
+    if isinstance(duration, int | float):
+        parts.append(f"{duration / 60:.0f} min")
+    return ", ".join(parts)
+
+
+def describe_fuzz(summaries: list[dict[str, Any]], *, replayed: bool) -> str:
+    """What the fuzz runs were, in a phrase, from their summaries."""
+    runs = [r for s in summaries for r in (_get(s, "runs") or []) if isinstance(r, dict)]
+    seeds = sorted({str(r["seed"]) for r in runs if "seed" in r})
+    examples = sorted({str(r["examples"]) for r in runs if "examples" in r})
+    cases = sum(r["cases"] for r in runs if isinstance(r.get("cases"), int))
+    failures = sum(len(r["failures"]) for r in runs if isinstance(r.get("failures"), list))
+    return (
+        f"python -m conformance.fuzz: {len(summaries)} implementations, {len(runs)} runs, "
+        f"seed {', '.join(seeds) or '?'}, {', '.join(examples) or '?'} examples per operation "
+        f"and phase, {cases:,} cases, {failures} failures; "
+        + ("every request replayed against every implementation (fuzz/differential.md)"
+           if replayed else "no replay across implementations")
+    )  # fmt: skip
+
+
 def save(reports: Path, reference: Path) -> str:
     """Copy the reports of `reports` into `reference` (a smoke bench is refused); returns what
     was copied, as a line."""
@@ -80,11 +123,19 @@ def save(reports: Path, reference: Path) -> str:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(summary, target)
         copied.append(str(summary.relative_to(reports)))
-    meta = {
+    meta: dict[str, str] = {
         "date": datetime.now(UTC).date().isoformat(),
         "machine": machine(),
         "commit": commit(),
-        "note": "made by make reference",
+        "note": "made by make reference: " + (", ".join(copied) or "nothing"),
     }
+    if "bench.json" in copied:
+        meta["bench"] = describe_bench(json.loads((reference / "bench.json").read_text()))
+    summaries = [s for s in copied if s.startswith("fuzz/") and s.endswith("summary.json")]
+    if summaries:
+        meta["fuzz"] = describe_fuzz(
+            [json.loads((reference / s).read_text()) for s in summaries],
+            replayed="fuzz/differential.md" in copied,
+        )
     (reference / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
     return f"{reference}: {', '.join(copied) or 'nothing'} (+ meta.json)"

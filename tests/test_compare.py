@@ -600,3 +600,43 @@ def test_every_link_of_the_verdict_lands_on_its_evidence(built: str) -> None:
     assert {"perf-reads", "native", "needed", "concern-openapi"} <= links
     ids = set(re.findall(r'id="([^"]+)"', built))
     assert links <= ids, links - ids
+
+
+def test_save_reference_copies_the_reports_and_describes_them(
+    reports: Path, tmp_path: Path
+) -> None:
+    """`python -m compare --save-reference`: every report copied into the reference folder,
+    and meta.json saying, from the reports themselves, what the bench and fuzz runs were."""
+    from compare import reference
+
+    target = tmp_path / "reference"
+    line = reference.save(reports, target)
+    for name in ("conformance.json", "native/conformance.json", "bench.json",
+                 "fuzz/differential.md", "fuzz/fastapi/summary.json"):  # fmt: skip
+        assert (target / name).is_file(), name
+        assert name in line
+    meta = json.loads((target / "meta.json").read_text())
+    assert set(meta) == {"date", "machine", "commit", "note", "bench", "fuzz"}
+    assert meta["note"].startswith("made by make reference: conformance.json, ")
+    assert meta["bench"] == (
+        "python -m bench, 11 targets, scenarios status, me, items, login, mixed, soak, "
+        "3 runs of 5 s after 1 s of warm-up, 15 min"
+    )
+    assert meta["fuzz"].startswith("python -m conformance.fuzz: 3 implementations, 6 runs, ")
+    assert "seed 20260101, 100 examples per operation and phase" in meta["fuzz"]
+    assert meta["fuzz"].endswith("(fuzz/differential.md)")
+    # The conformance report is kept whole but for what the page does not show.
+    copied = json.loads((target / "conformance.json").read_text())
+    source = json.loads((reports / "conformance.json").read_text())
+    assert [c["id"] for c in copied["checks"]] == [c["id"] for c in source["checks"]]
+    # A smoke bench never becomes the reference's performance; no replay is said so.
+    smoke = json.loads((reports / "bench.json").read_text())
+    smoke["meta"]["options"].update(seconds=1, runs=1)
+    (reports / "bench.json").write_text(json.dumps(smoke))
+    (reports / "fuzz" / "differential.md").unlink()
+    again = tmp_path / "again"
+    reference.save(reports, again)
+    assert not (again / "bench.json").exists()
+    meta = json.loads((again / "meta.json").read_text())
+    assert "bench" not in meta
+    assert meta["fuzz"].endswith("no replay across implementations")
