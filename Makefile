@@ -76,7 +76,7 @@ bench-smoke: install wrk-deps ## The benchmark in ~1 min (1 s runs, raw baseline
 compare: install ## reports/index.html: reruns stale conformance/fuzz reports (bench only with BENCH=1), prints its path
 	$(BIN)/python -m compare $(if $(BENCH),--bench) $(COMPARE_ARGS)
 
-reference: install wrk-deps postgres-deps ## Refresh compare/reference/ (the page's default results): every report, the full bench, then copy with date, machine, commit (~30 min)
+reference: install wrk-deps postgres-deps ## Refresh compare/reference/ (the page's default results): every report, the full bench, then copy with date, machine, commit (~50 min)
 	$(BIN)/python -m compare --bench $(COMPARE_ARGS)
 	$(BIN)/python -m compare --save-reference
 
