@@ -11,15 +11,13 @@ from typing import Any
 from impl_django import conf  # first: Django's settings, which Django Ninja reads on import
 
 # isort: split
-import jwt
 from django.http import HttpRequest
 from django.urls import path
 from ninja import Form, NinjaAPI, Schema
 from ninja.errors import HttpError
 from ninja.security import HttpBearer
-from pwdlib import PasswordHash
 
-from bench.native import ALGORITHM, UserStore, expires
+from bench.native import InvalidToken, UserStore
 from core.settings import Settings
 from core.users import User
 
@@ -34,7 +32,6 @@ class LoginForm(Schema):
 
 def create_app(settings: Settings | None = None) -> conf.Handler:
     users = UserStore(settings)
-    password_hash = PasswordHash.recommended()
     instance = next(_instances)
     api = NinjaAPI(title="native Django Ninja", urls_namespace=f"native-{instance}")
 
@@ -45,8 +42,8 @@ def create_app(settings: Settings | None = None) -> conf.Handler:
 
         async def authenticate(self, request: HttpRequest, token: str) -> User | None:
             try:
-                payload = jwt.decode(token, users.key, algorithms=[ALGORITHM])
-            except jwt.InvalidTokenError:
+                payload = users.decode_access_token(token)
+            except InvalidToken:
                 return None
             user = await users.user(str(payload.get("sub")))
             granted = str(payload.get("scope", "")).split()
@@ -56,11 +53,10 @@ def create_app(settings: Settings | None = None) -> conf.Handler:
 
     @api.post("/token")
     async def login(request: HttpRequest, data: Form[LoginForm]) -> dict[str, str]:
-        user = await users.user(data.username)
-        if not user or not password_hash.verify(data.password, user.hashed_password):
+        user = await users.authenticate_user(data.username, data.password)
+        if not user:
             raise HttpError(400, "Incorrect username or password")
-        claims = {"sub": user.username, "scope": data.scope, "exp": expires()}
-        token = jwt.encode(claims, users.key, algorithm=ALGORITHM)
+        token = users.create_access_token({"sub": user.username, "scope": data.scope})
         return {"access_token": token, "token_type": "bearer"}
 
     @api.get("/users/me/", auth=AuthBearer("me"))

@@ -5,20 +5,16 @@ OAuth2PasswordRequestForm, SecurityScopes, PyJWT, pwdlib), the user store from c
 # runtime, and those of functions nested in create_app name its locals.
 from typing import Annotated, Any
 
-import jwt
 from fastapi import Depends, FastAPI, HTTPException, Security, status
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm, SecurityScopes
-from jwt.exceptions import InvalidTokenError
-from pwdlib import PasswordHash
 
-from bench.native import ALGORITHM, SCOPES, UserStore, expires
+from bench.native import SCOPES, InvalidToken, UserStore
 from core.settings import Settings
 from core.users import User
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     users = UserStore(settings)
-    password_hash = PasswordHash.recommended()
     oauth2_scheme = OAuth2PasswordBearer(tokenUrl="token", scopes=SCOPES)
     app = FastAPI(title="native FastAPI")
 
@@ -35,12 +31,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             headers={"WWW-Authenticate": authenticate_value},
         )
         try:
-            payload = jwt.decode(token, users.key, algorithms=[ALGORITHM])
+            payload = users.decode_access_token(token)
             username = payload.get("sub")
             if username is None:
                 raise credentials_exception
             token_scopes = payload.get("scope", "").split(" ")
-        except (InvalidTokenError, AttributeError) as exc:
+        except (InvalidToken, AttributeError) as exc:
             raise credentials_exception from exc
         user = await users.user(username)
         if user is None:
@@ -65,11 +61,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def login_for_access_token(
         form_data: Annotated[OAuth2PasswordRequestForm, Depends()],
     ) -> dict[str, str]:
-        user = await users.user(form_data.username)
-        if not user or not password_hash.verify(form_data.password, user.hashed_password):
+        user = await users.authenticate_user(form_data.username, form_data.password)
+        if not user:
             raise HTTPException(status_code=400, detail="Incorrect username or password")
-        claims = {"sub": user.username, "scope": " ".join(form_data.scopes), "exp": expires()}
-        token = jwt.encode(claims, users.key, algorithm=ALGORITHM)
+        token = users.create_access_token(
+            {"sub": user.username, "scope": " ".join(form_data.scopes)}
+        )
         return {"access_token": token, "token_type": "bearer"}
 
     @app.get("/users/me/")

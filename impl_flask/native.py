@@ -22,7 +22,6 @@ from flask_jwt_extended import (
     jwt_required,
     verify_jwt_in_request,
 )
-from pwdlib import PasswordHash
 
 from bench.native import UserStore
 from core.settings import Settings
@@ -47,7 +46,6 @@ def scopes_required(*required: str) -> Callable[[Any], Any]:
 
 def create_app(settings: Settings | None = None) -> Any:
     users = UserStore(settings)
-    password_hash = PasswordHash.recommended()
     app = Flask(__name__)
     app.config["JWT_SECRET_KEY"] = users.key
     app.config["JWT_ACCESS_TOKEN_EXPIRES"] = timedelta(minutes=30)
@@ -57,8 +55,7 @@ def create_app(settings: Settings | None = None) -> Any:
     async def token() -> ResponseReturnValue:
         username = request.form.get("username", "")
         password = request.form.get("password", "")
-        user = await users.user(username)
-        if not user or not password_hash.verify(password, user.hashed_password):
+        if not await users.authenticate_user(username, password):
             return jsonify(detail="Incorrect username or password"), 400
         scope = request.form.get("scope", "")
         access_token = create_access_token(identity=username, additional_claims={"scope": scope})

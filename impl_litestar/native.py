@@ -15,7 +15,6 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Body
 from litestar.security.jwt import OAuth2PasswordBearerAuth, Token
-from pwdlib import PasswordHash
 
 from bench.native import SCOPES, UserStore
 from core.settings import Settings
@@ -37,7 +36,6 @@ def scopes_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRo
 
 def create_app(settings: Settings | None = None) -> Litestar:
     users = UserStore(settings)
-    password_hash = PasswordHash.recommended()
 
     async def retrieve_user_handler(
         token: Token, connection: ASGIConnection[Any, Any, Any, Any]
@@ -56,8 +54,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def login(
         data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Response[Any]:
-        user = await users.user(data.username)
-        if not user or not password_hash.verify(data.password, user.hashed_password):
+        user = await users.authenticate_user(data.username, data.password)
+        if not user:
             raise NotAuthorizedException("Incorrect username or password")
         return oauth2_auth.login(
             identifier=user.username,

@@ -3,8 +3,6 @@ endpoint, as Starlette's authentication docs show it; the user store from core."
 
 from __future__ import annotations
 
-import jwt
-from pwdlib import PasswordHash
 from starlette.applications import Starlette
 from starlette.authentication import (
     AuthCredentials,
@@ -19,7 +17,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bench.native import ALGORITHM, UserStore, expires
+from bench.native import InvalidToken, UserStore
 from core.settings import Settings
 
 
@@ -34,8 +32,8 @@ class BearerBackend(AuthenticationBackend):
         if scheme.lower() != "bearer":
             return None
         try:
-            payload = jwt.decode(token, self.users.key, algorithms=[ALGORITHM])
-        except jwt.InvalidTokenError as exc:
+            payload = self.users.decode_access_token(token)
+        except InvalidToken as exc:
             raise AuthenticationError("Invalid token") from exc
         user = await self.users.user(str(payload.get("sub")))
         if user is None:
@@ -46,16 +44,14 @@ class BearerBackend(AuthenticationBackend):
 
 def create_app(settings: Settings | None = None) -> Starlette:
     users = UserStore(settings)
-    password_hash = PasswordHash.recommended()
 
     async def token(request: Request) -> Response:
         form = await request.form()
         username, password = str(form.get("username", "")), str(form.get("password", ""))
-        user = await users.user(username)
-        if not user or not password_hash.verify(password, user.hashed_password):
+        if not await users.authenticate_user(username, password):
             return JSONResponse({"detail": "Incorrect username or password"}, status_code=400)
-        claims = {"sub": username, "scope": str(form.get("scope", "")), "exp": expires()}
-        access_token = jwt.encode(claims, users.key, algorithm=ALGORITHM)
+        claims = {"sub": username, "scope": str(form.get("scope", ""))}
+        access_token = users.create_access_token(claims)
         return JSONResponse({"access_token": access_token, "token_type": "bearer"})
 
     @requires(["authenticated", "me"])
