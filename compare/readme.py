@@ -78,15 +78,11 @@ def verdict_block(reports: Reports, adapters: dict[str, Adapter]) -> str:
                       "`make readme-table`):", "", *lines, "", note])  # fmt: skip
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _pair(mapping: Any, key: str, wall: str, cpu: str) -> tuple[float | None, float | None]:
-    entry = mapping.get(key) if isinstance(mapping, dict) else None
-    if not isinstance(entry, dict):
-        return None, None
-    return _number(entry.get(wall)), _number(entry.get(cpu))
+def _pair(mapping: dict[str, Any] | None, key: str, wall: str, cpu: str) -> tuple[Any, Any]:
+    # compare.schema has already dropped any field of the wrong type: what is there is a
+    # number or None.
+    entry = (mapping or {}).get(key) or {}
+    return entry.get(wall), entry.get(cpu)
 
 
 def ladder_block(reports: Reports) -> str:
@@ -94,10 +90,7 @@ def ladder_block(reports: Reports) -> str:
     per request of the bare endpoint, then what Guard, the adapter's wiring and the core add,
     and the documented way against ours (wall µs, the server's CPU µs in brackets)."""
     bench = reports.bench or {}
-    ladders = [
-        ladder for ladder in bench.get("ladders") or []
-        if isinstance(ladder, dict) and ladder.get("scenario") == "items"
-    ]  # fmt: skip
+    ladders = [ladder for ladder in bench.get("ladders") or [] if ladder.get("scenario") == "items"]
     if not ladders:
         return "No bench report with a cost ladder yet: `make bench`."
 
