@@ -167,6 +167,23 @@ def validation_error_answer(schema: dict[str, Any] | None = None) -> dict[str, A
     }
 
 
+def token_form(
+    answers: Answers | None,
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any]]:
+    """/token's form as a document states it by reference: its requestBody, the answers it adds
+    (422, in a profile that has it) and the schemas those refer to."""
+    form_schema = token_form_schema if answers is None else answers.form_schema
+    schemas: dict[str, Any] = {FORM_SCHEMA: form_schema()}
+    responses: dict[str, dict[str, Any]] = {}
+    if answers is None or answers.validation_error:
+        schemas["ValidationError"] = VALIDATION_ERROR
+        schemas["HTTPValidationError"] = HTTP_VALIDATION_ERROR
+        error_ref = {"$ref": REF_TEMPLATE.format(model="HTTPValidationError")}
+        responses["422"] = validation_error_answer(error_ref)
+    body = token_request_body({"$ref": REF_TEMPLATE.format(model=FORM_SCHEMA)})
+    return body, responses, schemas
+
+
 def _answers(operation: Operation, profile: Answers | None) -> dict[str, dict[str, Any]]:
     """Every answer of an operation, keyed by status, each with its body's type under "model"."""
     answers: dict[str, dict[str, Any]] = {
@@ -221,8 +238,6 @@ def document(
     """The whole document for these operations; `answers` (the active profile's, from
     `arena.answers`) for the operations that name no responses of their own, and for the form."""
     table = [(operation, _answers(operation, answers)) for operation in operations]
-    form_schema = token_form_schema if answers is None else answers.form_schema
-    validation_error = answers is None or answers.validation_error
     mode: Literal["serialization"] = "serialization"
     inputs = [
         ((index, status), mode, TypeAdapter(answer["model"]))
@@ -244,14 +259,9 @@ def document(
         spec: dict[str, Any] = {"summary": operation.name.replace("_", " ").title()}
         spec["operationId"] = operation.name
         if operation.form:
-            schemas[FORM_SCHEMA] = form_schema()
-            form_ref = {"$ref": REF_TEMPLATE.format(model=FORM_SCHEMA)}
-            spec["requestBody"] = token_request_body(form_ref)
-            if validation_error:
-                schemas["ValidationError"] = VALIDATION_ERROR
-                schemas["HTTPValidationError"] = HTTP_VALIDATION_ERROR
-                error_ref = {"$ref": REF_TEMPLATE.format(model="HTTPValidationError")}
-                responses["422"] = validation_error_answer(error_ref)
+            spec["requestBody"], form_answers, form_schemas = token_form(answers)
+            responses.update(form_answers)
+            schemas.update(form_schemas)
         spec["responses"] = responses
         if operation.security is not None:
             spec["security"] = [{SCHEME: list(operation.security)}]

@@ -137,20 +137,8 @@ def contract_document(generated: dict[str, Any], answers: models.Answers) -> dic
             ok.pop("headers", None)
             operation["responses"] = {"200": {**ok, **rendered.pop("200", {})}, **rendered}
     token = document["paths"][TOKEN]["post"]
-    form = {"$ref": openapi.REF_TEMPLATE.format(model=openapi.FORM_SCHEMA)}
-    token["requestBody"] = {
-        "content": {openapi.FORM_MEDIA_TYPE: {"schema": form}},
-        "required": True,
-    }
-    extra: dict[str, Any] = {openapi.FORM_SCHEMA: answers.form_schema()}
-    if answers.validation_error:
-        invalid = {"$ref": openapi.REF_TEMPLATE.format(model="HTTPValidationError")}
-        token["responses"]["422"] = {
-            "description": "Validation Error",
-            "content": {MediaType.JSON.value: {"schema": invalid}},
-        }
-        extra["ValidationError"] = openapi.VALIDATION_ERROR
-        extra["HTTPValidationError"] = openapi.HTTP_VALIDATION_ERROR
+    token["requestBody"], form_answers, extra = openapi.token_form(answers)
+    token["responses"].update(form_answers)
     mode: Literal["serialization"] = "serialization"
     inputs = [(model, mode) for model in answers.models]
     _, generated_schemas = models_json_schema(inputs, ref_template=openapi.REF_TEMPLATE)
