@@ -20,11 +20,12 @@ an answer after the framework gave it, so that the frameworks cannot differ ther
 
 from __future__ import annotations
 
-import functools
+import contextlib
+import importlib
 import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from core.docs import ASSETS_PATH
@@ -58,7 +59,8 @@ UNFRAMED_METHODS = frozenset({"GET", "HEAD"})
 #: Paths that are exact as they stand (the contract's routes, unencoded): the common case,
 #: decided with one set lookup. Frameworks answer them without redirecting.
 EXACT_PATHS = frozenset({*SLASHED_ROUTES, "/token", "/openapi.json", "/docs"})
-_EXACT_RAW = frozenset(path.encode() for path in EXACT_PATHS)
+#: Each as the request's raw_path has it, to the path it is.
+_EXACT_RAW: dict[bytes | None, str] = {path.encode(): path for path in EXACT_PATHS}
 #: Request headers no answer depends on (Range, H7) and response headers that would offer it.
 IGNORED_REQUEST_HEADERS = frozenset({b"range", b"if-range"})
 DROPPED_RESPONSE_HEADERS = frozenset({b"accept-ranges"})
@@ -93,47 +95,51 @@ class BodyLimit:
             await self.app(scope, replay, send)
 
 
-class Guard:
+def Guard(app: ASGIApp, render: Render, limit: int = MAX_BODY_BYTES) -> ASGIApp:
     """The one wrapper every adapter puts around its framework (see the module's docstring).
 
     Order, outermost first: faults, the body limit (413 before any 404 or 405), the Host
     check (400), exact paths (404), then the framework with its answers watched for
-    redirects. The request's headers are read once, and a request for one of the contract's
-    own paths as written takes the short way (one set lookup, no wrapper around `send`)."""
+    redirects.
 
-    def __init__(self, app: ASGIApp, render: Render, limit: int = MAX_BODY_BYTES) -> None:
-        self.app = app
-        self.render = render
-        self.limit = limit
+    Guard runs on every request, so its common case is kept short: one coroutine for the whole
+    request, the steps inline in the order above, the headers read once. It is a function
+    returning that coroutine function rather than a class, since a server calls the app once
+    per request and calling a function costs less than calling an instance. A GET or HEAD of
+    one of the contract's own paths as written, with nothing in its headers to refuse
+    (`_plain`), goes to the framework as it came. Whether the answer has started (a fault is
+    answered 500 only before) is read from the server's own record where its `send` keeps one
+    (`_recording_send`: uvicorn's), and otherwise noted by a plain function around `send`."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def guard(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            await app(scope, receive, send)
             return
-        # Guard runs on every request, so its common case is kept short: one coroutine for
-        # the whole request (the steps inline, in the order above, no helper coroutine to
-        # await), the headers read once, and `send` watched by a plain function.
-        started = False
-
-        def watched(message: Message) -> Awaitable[None]:
-            # `send`, noting whether the answer has started (a fault after that cannot be
-            # answered); the awaitable of `send` itself, no coroutine frame of its own.
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            return send(message)
-
+        plain = _plain(scope)
+        if plain and getattr(send, "__func__", None) in _RECORDING_SENDS:
+            # The common case, the short way (_recording_send, inline): the framework gets
+            # the request as it came, and the server's record says whether a fault can still
+            # be answered.
+            try:
+                await app(scope, receive, send)
+            except Exception as exc:
+                response = render(exc)  # logged here, the one log of it
+                if not send.__self__.response_started:  # type: ignore[attr-defined]
+                    await send_json(send, response, head=scope["method"] == "HEAD")
+            return
+        # Any other request, or another server: the general way.
+        record = _recording_send(send)
+        started: list[bool] = []  # where the server keeps no record: [True] once it started
+        sending = send if record is not None else _noting(send, started)
         try:
-            if _plain(scope):
-                # The common case, decided in one pass over the headers: nothing to refuse, no
-                # body to buffer, no redirect can come of it and no static file answers it.
-                await self.app(scope, receive, watched)
+            if plain:
+                # Nothing to refuse, no body to buffer, no redirect can come of it and no
+                # static file answers it.
+                await app(scope, receive, sending)
                 return
             hosts, framed, length = _header_facts(scope)
             if framed or scope["method"] not in UNFRAMED_METHODS:
-                replay = await _limited_body(
-                    length, framed, scope, receive, watched, self.render, self.limit
-                )
+                replay = await _limited_body(length, framed, scope, receive, sending, render, limit)
                 if replay is None:
                     return
             else:
@@ -142,55 +148,96 @@ class Guard:
                 # _limited_body decides, without a coroutine to await).
                 replay = receive
             if hosts and (len(hosts) > 1 or not _valid_host_value(hosts[0])):
-                await send_json(watched, self.render(InvalidHost()), head=scope["method"] == "HEAD")
+                await send_json(sending, render(InvalidHost()), head=scope["method"] == "HEAD")
                 return
             if _is_exact_route(scope):
                 # One of the contract's own paths as written, with a body (a login).
-                await self.app(scope, replay, watched)
+                await app(scope, replay, sending)
                 return
             if not exact_path(scope):
-                await send_json(watched, self.render(NotFound()), head=scope["method"] == "HEAD")
+                await send_json(sending, render(NotFound()), head=scope["method"] == "HEAD")
                 return
             scope = {**scope, "headers": _request_headers(scope)}
-            await self.app(scope, replay, self._redirects(scope, watched))
+            await app(scope, replay, _redirects(scope, sending, render))
         except Exception as exc:
             # render() logs the 500 with its traceback, the one log of it; once the answer
             # has started there is nothing left to send, and the server closes the connection.
-            response = self.render(exc)
-            if not started:
+            response = render(exc)
+            if not (started if record is None else record.response_started):
                 await send_json(send, response, head=scope["method"] == "HEAD")
 
-    def _redirects(self, scope: Scope, send: Send) -> Send:
-        """`send`, with redirects made relative, and refused (404) where they may not be."""
-        safe_method = scope["method"] in ("GET", "HEAD")
-        refused = False
+    return guard
 
-        async def guarded(message: Message) -> None:
-            nonlocal refused
-            if message["type"] == "http.response.start":
+
+def _noting(send: Send, started: list[bool]) -> Send:
+    """`send`, appending True to `started` as the answer starts (a fault after that cannot be
+    answered); the awaitable of `send` itself, no coroutine frame of its own."""
+
+    def watched(message: Message) -> Awaitable[None]:
+        if message["type"] == "http.response.start":
+            started.append(True)
+        return send(message)
+
+    return watched
+
+
+def _redirects(scope: Scope, send: Send, render: Render) -> Send:
+    """`send`, with redirects made relative, and refused (404) where they may not be."""
+    safe_method = scope["method"] in ("GET", "HEAD")
+    refused = False
+
+    async def guarded(message: Message) -> None:
+        nonlocal refused
+        if message["type"] == "http.response.start":
+            headers = [
+                (name, value)
+                for name, value in message.get("headers", [])
+                if name.lower() not in DROPPED_RESPONSE_HEADERS
+            ]
+            if message["status"] in REDIRECTS:
+                target = relative_location(headers, scope.get("root_path", ""))
+                if not safe_method or target is None:
+                    refused = True
+                    await send_json(send, render(NotFound()), head=scope["method"] == "HEAD")
+                    return
                 headers = [
-                    (name, value)
-                    for name, value in message.get("headers", [])
-                    if name.lower() not in DROPPED_RESPONSE_HEADERS
+                    (name, target if name.lower() == b"location" else value)
+                    for name, value in headers
                 ]
-                if message["status"] in REDIRECTS:
-                    target = relative_location(headers, scope.get("root_path", ""))
-                    if not safe_method or target is None:
-                        refused = True
-                        await send_json(
-                            send, self.render(NotFound()), head=scope["method"] == "HEAD"
-                        )
-                        return
-                    headers = [
-                        (name, target if name.lower() == b"location" else value)
-                        for name, value in headers
-                    ]
-                message = {**message, "headers": headers}
-            elif refused:
-                return  # the body of the redirect that was refused
-            await send(message)
+            message = {**message, "headers": headers}
+        elif refused:
+            return  # the body of the redirect that was refused
+        await send(message)
 
-        return guarded
+    return guarded
+
+
+class _Record(Protocol):
+    response_started: bool
+
+
+def _server_sends() -> frozenset[object]:
+    """The `send` functions of servers whose request cycle records, in `response_started`,
+    whether the answer has started (set as the first `http.response.start` is taken, before
+    anything can fail), and refuses a second start: uvicorn's two HTTP/1.1 protocols."""
+    sends: set[object] = set()
+    for module in ("httptools_impl", "h11_impl"):
+        with contextlib.suppress(ImportError):
+            cycle = importlib.import_module(f"uvicorn.protocols.http.{module}")
+            sends.add(cycle.RequestResponseCycle.send)
+    return frozenset(sends)
+
+
+_RECORDING_SENDS = _server_sends()
+
+
+def _recording_send(send: Send) -> _Record | None:
+    """The request cycle behind `send`, if `send` is the bound `send` of one that records
+    whether the answer has started (_server_sends); None for any other `send`."""
+    if getattr(send, "__func__", None) in _RECORDING_SENDS:
+        record: _Record = send.__self__  # type: ignore[attr-defined]
+        return record
+    return None
 
 
 def valid_host(scope: Scope) -> bool:
@@ -201,24 +248,33 @@ def valid_host(scope: Scope) -> bool:
     return not hosts or (len(hosts) == 1 and _valid_host_value(hosts[0]))
 
 
-@functools.lru_cache(maxsize=256)
+#: Host values found valid (the same few come over and over): a set lookup, not the pattern.
+_VALID_HOSTS: set[bytes] = set()
+#: At most this many remembered; beyond, a new value is judged each time, never remembered.
+_MAX_VALID_HOSTS = 256
+
+
 def _valid_host_value(host: bytes) -> bool:
-    # Cached: a server sees the same few Host values over and over.
-    return len(host) <= MAX_HOST_BYTES and HOST.fullmatch(host) is not None
+    if host in _VALID_HOSTS:
+        return True
+    valid = len(host) <= MAX_HOST_BYTES and HOST.fullmatch(host) is not None
+    if valid and len(_VALID_HOSTS) < _MAX_VALID_HOSTS:
+        _VALID_HOSTS.add(bytes(host))
+    return valid
 
 
 def _plain(scope: Scope) -> bool:
     """A GET or HEAD of one of the contract's own paths as written (EXACT_PATHS), with at most
     one Host header, of a valid form, and no Content-Length or Transfer-Encoding: what
     _header_facts, _is_exact_route and the Host check would pass, in one pass over the headers
-    and with no list built. Most requests are this, so it is written for speed: comparisons
-    rather than hashing where it can (bench/guardcost.py measures it)."""
+    and with no list built. Most requests are this, so it is written for speed: one dict
+    lookup for the path, comparisons rather than hashing for the header names (whose case
+    the ASGI spec leaves open), a set lookup for a Host value seen before."""
     method = scope["method"]
     if (
         (method != "GET" and method != "HEAD")
-        or scope.get("raw_path") not in _EXACT_RAW
+        or _EXACT_RAW.get(scope.get("raw_path")) != scope["path"]
         or scope.get("root_path")
-        or scope["path"] not in EXACT_PATHS
     ):
         return False
     host = None
@@ -231,7 +287,9 @@ def _plain(scope: Scope) -> bool:
             elif name == b"host" or name == b"content-length" or name == b"transfer-encoding":
                 return False  # a second Host, or a body's framing
     # (Not bytes, as the ASGI spec has them: left to the general path, which copies them.)
-    return host is None or (type(host) is bytes and _valid_host_value(host))
+    return host is None or (
+        type(host) is bytes and (host in _VALID_HOSTS or _valid_host_value(host))
+    )
 
 
 def _is_exact_route(scope: Scope) -> bool:
