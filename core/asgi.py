@@ -25,7 +25,7 @@ import importlib
 import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from core.docs import ASSETS_PATH
@@ -109,28 +109,28 @@ def Guard(app: ASGIApp, render: Render, limit: int = MAX_BODY_BYTES) -> ASGIApp:
     one of the contract's own paths as written, with nothing in its headers to refuse
     (`_plain`), goes to the framework as it came. Whether the answer has started (a fault is
     answered 500 only before) is read from the server's own record where its `send` keeps one
-    (`_recording_send`: uvicorn's), and otherwise noted by a plain function around `send`."""
+    (_RECORDING_SENDS: uvicorn's), and otherwise noted by a plain function around `send`."""
 
     async def guard(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
             return
         plain = _plain(scope)
-        if plain and getattr(send, "__func__", None) in _RECORDING_SENDS:
-            # The common case, the short way (_recording_send, inline): the framework gets
-            # the request as it came, and the server's record says whether a fault can still
-            # be answered.
+        # The server's `send` records whether the answer has started (_RECORDING_SENDS).
+        recording = getattr(send, "__func__", None) in _RECORDING_SENDS
+        if plain and recording:
+            # The common case, the short way: the framework gets the request as it came, and
+            # the server's record says whether a fault can still be answered.
             try:
                 await app(scope, receive, send)
             except Exception as exc:
                 response = render(exc)  # logged here, the one log of it
-                if not send.__self__.response_started:  # type: ignore[attr-defined]
+                if not _answer_started(send):
                     await send_json(send, response, head=scope["method"] == "HEAD")
             return
         # Any other request, or another server: the general way.
-        record = _recording_send(send)
         started: list[bool] = []  # where the server keeps no record: [True] once it started
-        sending = send if record is not None else _noting(send, started)
+        sending = send if recording else _noting(send, started)
         try:
             if plain:
                 # Nothing to refuse, no body to buffer, no redirect can come of it and no
@@ -163,7 +163,7 @@ def Guard(app: ASGIApp, render: Render, limit: int = MAX_BODY_BYTES) -> ASGIApp:
             # render() logs the 500 with its traceback, the one log of it; once the answer
             # has started there is nothing left to send, and the server closes the connection.
             response = render(exc)
-            if not (started if record is None else record.response_started):
+            if not (_answer_started(send) if recording else started):
                 await send_json(send, response, head=scope["method"] == "HEAD")
 
     return guard
@@ -212,10 +212,6 @@ def _redirects(scope: Scope, send: Send, render: Render) -> Send:
     return guarded
 
 
-class _Record(Protocol):
-    response_started: bool
-
-
 def _server_sends() -> frozenset[object]:
     """The `send` functions of servers whose request cycle records, in `response_started`,
     whether the answer has started (set as the first `http.response.start` is taken, before
@@ -231,13 +227,9 @@ def _server_sends() -> frozenset[object]:
 _RECORDING_SENDS = _server_sends()
 
 
-def _recording_send(send: Send) -> _Record | None:
-    """The request cycle behind `send`, if `send` is the bound `send` of one that records
-    whether the answer has started (_server_sends); None for any other `send`."""
-    if getattr(send, "__func__", None) in _RECORDING_SENDS:
-        record: _Record = send.__self__  # type: ignore[attr-defined]
-        return record
-    return None
+def _answer_started(send: Send) -> bool:
+    """What the request cycle of a `send` in _RECORDING_SENDS records."""
+    return bool(send.__self__.response_started)  # type: ignore[attr-defined]
 
 
 def valid_host(scope: Scope) -> bool:
