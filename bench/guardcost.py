@@ -3,7 +3,11 @@ Guard(app) against `app` alone, in CPU time of this thread (time.thread_time, so
 load on the machine does not count), best of several rounds of N calls in one coroutine.
 `app` is a minimal ASGI app answering JSON, and each registry implementation's bare endpoint
 with --bare. The requests: wrk's (Host and Authorization, a contract path as written), a
-browser's eight headers, and a path Guard must judge (no trailing slash).
+browser's eight headers, and a path Guard must judge (no trailing slash). Each is sent twice:
+with uvicorn's own `send` (a real httptools RequestResponseCycle writing to a transport that
+drops the bytes), whose record of the answer's start Guard reads, and with a plain `send`
+function, around which Guard puts its own watch (as under another server, or inside
+Starlette's ServerErrorMiddleware).
 
     .venv/bin/python -m bench.guardcost [--calls 50000] [--rounds 9] [--bare]
 """
@@ -13,12 +17,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import logging
 import sys
 import tempfile
 import time
 from typing import Any
 
 from pydantic import SecretStr
+from uvicorn.protocols.http.flow_control import FlowControl
+from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 from core import registry
 from core.asgi import Guard, Message, Scope
@@ -55,12 +62,52 @@ async def minimal(scope: Scope, receive: Any, send: Any) -> None:
     await send(BODY)
 
 
-async def receive() -> Message:
-    return {"type": "http.request", "body": b"", "more_body": False}
+class Request:
+    """One request's `receive` (its empty body, then nothing until the answer ends, as a
+    client that stays connected) and `send` of either kind."""
+
+    def __init__(self, scope: Scope, kind: str) -> None:
+        self.read = False
+        self.send = self.plain_send if kind == PLAIN else _cycle(scope).send
+
+    async def receive(self) -> Message:
+        if not self.read:
+            self.read = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await asyncio.Event().wait()  # never set: cancelled by the app once it has answered
+        raise AssertionError("unreachable")
+
+    async def plain_send(self, message: Message) -> None:
+        return None
 
 
-async def send(message: Message) -> None:
-    return None
+class _Dropping(asyncio.Transport):
+    def write(self, data: Any) -> None:
+        return None
+
+    def is_closing(self) -> bool:
+        return False
+
+
+def _cycle(scope: Scope) -> RequestResponseCycle:
+    transport = _Dropping()
+    return RequestResponseCycle(
+        scope=scope,  # type: ignore[arg-type]
+        transport=transport,
+        flow=FlowControl(transport),
+        logger=logging.getLogger("uvicorn.error"),
+        access_logger=logging.getLogger("uvicorn.access"),
+        access_log=False,
+        default_headers=[],
+        message_event=asyncio.Event(),
+        expect_100_continue=False,
+        keep_alive=True,
+        on_response=lambda: None,
+    )
+
+
+UVICORN, PLAIN = "uvicorn's send", "a plain send"
+SENDS = (UVICORN, PLAIN)
 
 
 def scope_of(path: str, headers: list[tuple[bytes, bytes]]) -> Scope:
@@ -72,10 +119,14 @@ def scope_of(path: str, headers: list[tuple[bytes, bytes]]) -> Scope:
     }  # fmt: skip
 
 
-async def cpu_us(app: Any, scope: Scope, calls: int) -> float:
+async def cpu_us(app: Any, scope: Scope, kind: str, calls: int) -> float:
+    """CPU µs per call, the making of each call's scope, receive and send included (the same
+    for the app alone and within Guard)."""
     started = time.thread_time()
     for _ in range(calls):
-        await app(dict(scope), receive, send)
+        each = dict(scope)
+        request = Request(each, kind)
+        await app(each, request.receive, request.send)
     return (time.thread_time() - started) / calls * 1e6
 
 
@@ -87,14 +138,15 @@ async def measure(apps: dict[str, Any], calls: int, rounds: int) -> list[str]:
             guarded = Guard(app, render=render)
             for label, (path, headers) in CASES.items():
                 scope = scope_of(path, headers)
-                alone = within = float("inf")
-                for _ in range(rounds):  # alternating, so that both see the same machine
-                    alone = min(alone, await cpu_us(app, scope, calls))
-                    within = min(within, await cpu_us(guarded, scope, calls))
-                lines.append(
-                    f"{name:10s} {label:45s} Guard {within - alone:6.3f} µs per call "
-                    f"(app alone {alone:.3f} µs)"
-                )
+                for kind in SENDS:
+                    alone = within = float("inf")
+                    for _ in range(rounds):  # alternating, so that both see the same machine
+                        alone = min(alone, await cpu_us(app, scope, kind, calls))
+                        within = min(within, await cpu_us(guarded, scope, kind, calls))
+                    lines.append(
+                        f"{name:16s} {label:45s} {kind:14s} Guard {within - alone:6.3f} µs "
+                        f"per call (app alone {alone:.3f} µs)"
+                    )
         return lines
 
 

@@ -639,8 +639,29 @@ def test_guardcost_measures_guard_in_process() -> None:
     from bench import guardcost
 
     lines = asyncio.run(guardcost.measure({"minimal": guardcost.minimal}, calls=50, rounds=1))
-    assert len(lines) == len(guardcost.CASES)
-    for line, label in zip(lines, guardcost.CASES, strict=True):
+    expected = [(label, kind) for label in guardcost.CASES for kind in guardcost.SENDS]
+    assert len(lines) == len(expected) == 6
+    for line, (label, kind) in zip(lines, expected, strict=True):
         assert line.startswith("minimal")
         assert label in line
+        assert kind in line
         assert re.search(r"Guard +-?\d+\.\d{3} µs per call \(app alone \d+\.\d{3} µs\)", line)
+
+
+def test_guardcost_sends_through_uvicorn_s_request_cycle() -> None:
+    """The uvicorn kind of request is a real RequestResponseCycle: Guard reads its record (the
+    short way), and what the app sends is taken as uvicorn takes it (a second start refused)."""
+    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+
+    from bench import guardcost
+    from core.asgi import _RECORDING_SENDS
+
+    scope = guardcost.scope_of("/users/me/items/", guardcost.WRK)
+    request = guardcost.Request(scope, guardcost.UVICORN)
+    assert isinstance(request.send.__self__, RequestResponseCycle)  # type: ignore[attr-defined]
+    assert request.send.__func__ in _RECORDING_SENDS  # type: ignore[attr-defined]
+    asyncio.run(guardcost.minimal(scope, request.receive, request.send))
+    cycle = request.send.__self__  # type: ignore[attr-defined]
+    assert cycle.response_started and cycle.response_complete
+    plain = guardcost.Request(scope, guardcost.PLAIN)
+    assert getattr(plain.send, "__func__", None) not in _RECORDING_SENDS
