@@ -21,7 +21,7 @@ from ninja.operation import Operation
 from ninja.security import HttpBearer
 
 from core import errors, models, openapi, scopes
-from core.asgi import Guard
+from core.asgi import ASGIApp, Guard
 from core.credentials import Credentials
 from core.docs import ASSETS_DIR, ASSETS_PATH, swagger_ui_page
 from core.ratelimit import Peer
@@ -115,7 +115,7 @@ def answers(ok: Any, table: models.Table, extra: dict[str, Any] | None = None) -
 # compare: end
 
 
-def create_app(settings: Settings | None = None) -> Guard:
+def create_app(settings: Settings | None = None) -> ASGIApp:
     arena = Arena(settings)
     instance = next(_instances)
     api = ArenaAPI(

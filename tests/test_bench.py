@@ -662,6 +662,7 @@ def test_guardcost_sends_through_uvicorn_s_request_cycle() -> None:
     assert request.send.__func__ in _RECORDING_SENDS  # type: ignore[attr-defined]
     asyncio.run(guardcost.minimal(scope, request.receive, request.send))
     cycle = request.send.__self__  # type: ignore[attr-defined]
-    assert cycle.response_started and cycle.response_complete
+    assert cycle.response_started
+    assert cycle.response_complete
     plain = guardcost.Request(scope, guardcost.PLAIN)
     assert getattr(plain.send, "__func__", None) not in _RECORDING_SENDS
