@@ -57,7 +57,7 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 #: The methods whose request has no body unless Content-Length or Transfer-Encoding frames one.
 UNFRAMED_METHODS = frozenset({"GET", "HEAD"})
 #: Paths that are exact as they stand (the contract's routes, unencoded): the common case,
-#: decided with one set lookup. Frameworks answer them without redirecting.
+#: decided with one lookup. Frameworks answer them without redirecting.
 EXACT_PATHS = frozenset({*SLASHED_ROUTES, "/token", "/openapi.json", "/docs"})
 #: Each as the request's raw_path has it, to the path it is.
 _EXACT_RAW: dict[bytes | None, str] = {path.encode(): path for path in EXACT_PATHS}
