@@ -20,13 +20,13 @@ an answer after the framework gave it, so that the frameworks cannot differ ther
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import unquote_to_bytes, urlsplit
+
+from uvicorn.protocols.http import h11_impl, httptools_impl
 
 from core.docs import ASSETS_PATH
 from core.errors import BodyTooLarge, InvalidHost, NotFound
@@ -212,19 +212,12 @@ def _redirects(scope: Scope, send: Send, render: Render) -> Send:
     return guarded
 
 
-def _server_sends() -> frozenset[object]:
-    """The `send` functions of servers whose request cycle records, in `response_started`,
-    whether the answer has started (set as the first `http.response.start` is taken, before
-    anything can fail), and refuses a second start: uvicorn's two HTTP/1.1 protocols."""
-    sends: set[object] = set()
-    for module in ("httptools_impl", "h11_impl"):
-        with contextlib.suppress(ImportError):
-            cycle = importlib.import_module(f"uvicorn.protocols.http.{module}")
-            sends.add(cycle.RequestResponseCycle.send)
-    return frozenset(sends)
-
-
-_RECORDING_SENDS = _server_sends()
+#: The `send` functions of servers whose request cycle records, in `response_started`, whether
+#: the answer has started (set as the first `http.response.start` is taken, before anything can
+#: fail), and refuses a second start: uvicorn's two HTTP/1.1 protocols.
+_RECORDING_SENDS: frozenset[object] = frozenset(
+    {httptools_impl.RequestResponseCycle.send, h11_impl.RequestResponseCycle.send}
+)
 
 
 def _answer_started(send: Send) -> bool:
@@ -251,7 +244,7 @@ def _valid_host_value(host: bytes) -> bool:
         return True
     valid = len(host) <= MAX_HOST_BYTES and HOST.fullmatch(host) is not None
     if valid and len(_VALID_HOSTS) < _MAX_VALID_HOSTS:
-        _VALID_HOSTS.add(bytes(host))
+        _VALID_HOSTS.add(host)
     return valid
 
 
