@@ -68,7 +68,7 @@ class Request:
 
     def __init__(self, scope: Scope, kind: str) -> None:
         self.read = False
-        self.send = self.plain_send if kind == PLAIN else _cycle(scope).send
+        self.send = self.plain_send if kind == PLAIN else uvicorn_cycle(scope).send
 
     async def receive(self) -> Message:
         if not self.read:
@@ -81,7 +81,9 @@ class Request:
         return None
 
 
-class _Dropping(asyncio.Transport):
+class Dropping(asyncio.Transport):
+    """A transport that takes every byte and drops it (a subclass may keep them)."""
+
     def write(self, data: Any) -> None:
         return None
 
@@ -89,8 +91,10 @@ class _Dropping(asyncio.Transport):
         return False
 
 
-def _cycle(scope: Scope) -> RequestResponseCycle:
-    transport = _Dropping()
+def uvicorn_cycle(scope: Scope, transport: asyncio.Transport | None = None) -> RequestResponseCycle:
+    """uvicorn's own request cycle (httptools) for `scope`, writing to `transport`: its
+    `send` is the one Guard takes the short way with."""
+    transport = transport if transport is not None else Dropping()
     return RequestResponseCycle(
         scope=scope,  # type: ignore[arg-type]
         transport=transport,

@@ -106,28 +106,54 @@ def Guard(app: ASGIApp, render: Render, limit: int = MAX_BODY_BYTES) -> ASGIApp:
     request, the steps inline in the order above, the headers read once. It is a function
     returning that coroutine function rather than a class, since a server calls the app once
     per request and calling a function costs less than calling an instance. A GET or HEAD of
-    one of the contract's own paths as written, with nothing in its headers to refuse
-    (`_plain`), goes to the framework as it came. Whether the answer has started (a fault is
-    answered 500 only before) is read from the server's own record where its `send` keeps one
-    (_RECORDING_SENDS: uvicorn's), and otherwise noted by a plain function around `send`."""
+    one of the contract's own paths as written, with nothing in its headers to refuse, goes
+    to the framework as it came. Under uvicorn (its `send` is one of _RECORDING_SENDS) that is
+    decided inline, relying on what uvicorn guarantees (an HTTP scope with `raw_path` and
+    `root_path`, header names in lower case, values as bytes), and whether the answer has
+    started (a fault is answered 500 only before) is read from uvicorn's own record. Under any
+    other `send` (another server, or a framework's middleware around Guard) `_plain` decides
+    it for any case of header names, and a plain function around `send` notes the start."""
 
     async def guard(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        plain = _plain(scope)
         # The server's `send` records whether the answer has started (_RECORDING_SENDS).
         recording = getattr(send, "__func__", None) in _RECORDING_SENDS
-        if plain and recording:
-            # The common case, the short way: the framework gets the request as it came, and
-            # the server's record says whether a fault can still be answered.
-            try:
-                await app(scope, receive, send)
-            except Exception as exc:
-                response = render(exc)  # logged here, the one log of it
-                if not _answer_started(send):
-                    await send_json(send, response, head=scope["method"] == "HEAD")
+        if recording:
+            # uvicorn's own request cycle: an HTTP request, whose header names uvicorn has
+            # put in lower case (both of its protocols do). The common case, the short way,
+            # is decided here inline (a call would cost as much again): a GET or HEAD of one
+            # of the contract's own paths as written, at most one Host, of a valid form, no
+            # Content-Length or Transfer-Encoding, as _plain decides for any server.
+            method = scope["method"]
+            if (
+                (method == "GET" or method == "HEAD")
+                and _EXACT_RAW.get(scope["raw_path"]) == scope["path"]
+                and not scope["root_path"]
+            ):
+                host = None
+                for name, value in scope["headers"]:
+                    if name == b"host":
+                        if host is not None:
+                            break  # a second Host
+                        host = value
+                    elif name == b"content-length" or name == b"transfer-encoding":
+                        break  # a body's framing
+                else:
+                    if host is None or host in _VALID_HOSTS or _valid_host_value(host):
+                        # The framework gets the request as it came, and the server's
+                        # record says whether a fault can still be answered.
+                        try:
+                            await app(scope, receive, send)
+                        except Exception as exc:
+                            response = render(exc)  # logged here, the one log of it
+                            if not _answer_started(send):
+                                await send_json(send, response, head=method == "HEAD")
+                        return
+            plain = False  # what the short way left is judged step by step below
+        elif scope["type"] != "http":
+            await app(scope, receive, send)
             return
+        else:
+            plain = _plain(scope)
         # Any other request, or another server: the general way.
         started: list[bool] = []  # where the server keeps no record: [True] once it started
         sending = send if recording else _noting(send, started)
@@ -254,7 +280,8 @@ def _plain(scope: Scope) -> bool:
     _header_facts, _is_exact_route and the Host check would pass, in one pass over the headers
     and with no list built. Most requests are this, so it is written for speed: one dict
     lookup for the path, comparisons rather than hashing for the header names (whose case
-    the ASGI spec leaves open), a set lookup for a Host value seen before."""
+    the ASGI spec leaves open), a set lookup for a Host value seen before. (Under uvicorn,
+    Guard decides the same inline, its header names being in lower case.)"""
     method = scope["method"]
     if (
         (method != "GET" and method != "HEAD")

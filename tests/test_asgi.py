@@ -12,8 +12,19 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.guardcost import Dropping, uvicorn_cycle
 from core import registry, service
-from core.asgi import MAX_BODY_BYTES, BodyLimit, Guard, Message, Receive, Scope, Send, send_json
+from core.asgi import (
+    EXACT_PATHS,
+    MAX_BODY_BYTES,
+    BodyLimit,
+    Guard,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    send_json,
+)
 from core.errors import (
     ArenaError,
     BodyTooLarge,
@@ -593,3 +604,123 @@ def test_the_fast_path_decides_as_the_general_path(
     assert not fast or general
     if headers != "host as bytearray":
         assert fast == general
+
+
+# ---- Under uvicorn, Guard decides the common case inline (the short way) ---------------------
+
+
+class KeptBytes(Dropping):
+    """A transport that keeps what uvicorn's request cycle writes to it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data = b""
+
+    def write(self, data: Any) -> None:
+        self.data += bytes(data)
+
+
+class Noting:
+    """Answers 200 once it has read the body, noting the scope and `send` it was given."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[Scope, Send]] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.calls.append((scope, send))
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+
+def as_uvicorn_has_it(scope: Scope) -> Scope:
+    """`scope` as uvicorn builds it: header names in lower case, values as bytes, a root path."""
+    headers = [(bytes(name).lower(), bytes(value)) for name, value in scope["headers"]]
+    return {**scope, "headers": headers, "root_path": scope.get("root_path", "")}
+
+
+async def under_uvicorn(app: Noting, scope: Scope, body: bytes = b"") -> tuple[int, Send]:
+    """The status Guard(app) answers `scope` with under uvicorn's own `send`, and that send."""
+    transport = KeptBytes()
+    cycle = uvicorn_cycle(scope, transport)
+    await Guard(app, render)(scope, Client(chunks(body)).receive, cycle.send)
+    return int(transport.data.split(b" ", 2)[1]), cycle.send
+
+
+@pytest.mark.parametrize("headers", PLAIN_HEADERS, ids=list(PLAIN_HEADERS))
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "get", "OPTIONS"])
+@pytest.mark.parametrize(
+    ("raw", "path", "root"),
+    [
+        (b"/users/me/items/", None, ""),
+        (b"/token", None, ""),
+        (b"/users/me/items", None, ""),
+        (b"/users/me/%69tems/", None, ""),
+        (b"/users/me/items/", "/elsewhere", ""),
+        (b"/api/users/me/", "/api/users/me/", "/api"),
+        (b"/users/me/", None, "/api"),
+        (b"/docs/", None, ""),
+    ],
+)
+async def test_the_short_way_answers_as_any_other_server_gets_answered(
+    monkeypatch: pytest.MonkeyPatch,
+    headers: str,
+    method: str,
+    raw: bytes,
+    path: str | None,
+    root: str,
+) -> None:
+    """Under uvicorn's own `send`, Guard decides the common case inline: it takes exactly the
+    requests _plain takes (the general path's header pass runs for all the others), and every
+    request is answered as under a plain `send`, the framework seeing the same request."""
+    import core.asgi
+
+    general: list[Scope] = []
+    header_facts = core.asgi._header_facts
+
+    def noted(scope: Scope) -> Any:
+        general.append(scope)
+        return header_facts(scope)
+
+    scope = as_uvicorn_has_it(request_scope(raw, method, PLAIN_HEADERS[headers], path))
+    scope["root_path"] = root
+    monkeypatch.setattr(core.asgi, "_header_facts", noted)
+    server_app, plain_app = Noting(), Noting()
+    status, _ = await under_uvicorn(server_app, dict(scope))
+    took_the_short_way = not general
+    monkeypatch.undo()
+    assert took_the_short_way == core.asgi._plain(scope)
+    client = Client(chunks(b""))
+    await Guard(plain_app, render)(dict(scope), client.receive, client.send)
+    assert status == client.sent[0]["status"]
+    assert [seen["headers"] for seen, _ in server_app.calls] == [
+        seen["headers"] for seen, _ in plain_app.calls
+    ]
+
+
+@pytest.mark.parametrize("path", sorted(EXACT_PATHS))
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize(
+    "headers",
+    [[], [(b"host", b"127.0.0.1:8000")], [(b"host", b"a.example"), (b"authorization", b"x")]],
+)
+async def test_plain_requests_take_the_short_way_under_uvicorn(
+    monkeypatch: pytest.MonkeyPatch, path: str, method: str, headers: list[tuple[bytes, bytes]]
+) -> None:
+    """A GET or HEAD of a contract path as written, with nothing to refuse in its headers,
+    reaches the framework with uvicorn's own `send` and the scope as it came, and neither
+    _plain nor the general path's header pass runs for it."""
+    import core.asgi
+
+    def not_here(scope: Scope) -> Any:
+        raise AssertionError("the short way was not taken")
+
+    monkeypatch.setattr(core.asgi, "_plain", not_here)
+    monkeypatch.setattr(core.asgi, "_header_facts", not_here)
+    scope = as_uvicorn_has_it(request_scope(path.encode(), method, headers))
+    app = Noting()
+    status, send = await under_uvicorn(app, scope)
+    assert status == 200
+    [(seen, seen_send)] = app.calls
+    assert seen is scope
+    assert getattr(seen_send, "__self__", None) is send.__self__  # type: ignore[attr-defined]
