@@ -565,20 +565,22 @@ PLAIN_HEADERS: dict[str, list[tuple[bytes, bytes]]] = {
 }
 
 
+#: Paths as written (raw), as decoded (None: from raw) and the root path they are served below.
+PLAIN_PATHS = [
+    (b"/users/me/items/", None, ""),
+    (b"/token", None, ""),
+    (b"/users/me/items", None, ""),
+    (b"/users/me/%69tems/", None, ""),
+    (b"/users/me/items/", "/elsewhere", ""),
+    (b"/api/users/me/", "/api/users/me/", "/api"),
+    (b"/users/me/", None, "/api"),
+    (b"/docs/", None, ""),
+]
+
+
 @pytest.mark.parametrize("headers", PLAIN_HEADERS, ids=list(PLAIN_HEADERS))
 @pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "get", "OPTIONS"])
-@pytest.mark.parametrize(
-    ("raw", "path", "root"),
-    [
-        (b"/users/me/items/", None, ""),
-        (b"/token", None, ""),
-        (b"/users/me/items", None, ""),
-        (b"/users/me/%69tems/", None, ""),
-        (b"/users/me/items/", "/elsewhere", ""),
-        (b"/api/users/me/", "/api/users/me/", "/api"),
-        (b"/docs/", None, ""),
-    ],
-)
+@pytest.mark.parametrize(("raw", "path", "root"), PLAIN_PATHS)
 def test_the_fast_path_decides_as_the_general_path(
     headers: str, method: str, raw: bytes, path: str | None, root: str
 ) -> None:
@@ -649,19 +651,7 @@ async def under_uvicorn(app: Noting, scope: Scope, body: bytes = b"") -> tuple[i
 
 @pytest.mark.parametrize("headers", PLAIN_HEADERS, ids=list(PLAIN_HEADERS))
 @pytest.mark.parametrize("method", ["GET", "HEAD", "POST", "get", "OPTIONS"])
-@pytest.mark.parametrize(
-    ("raw", "path", "root"),
-    [
-        (b"/users/me/items/", None, ""),
-        (b"/token", None, ""),
-        (b"/users/me/items", None, ""),
-        (b"/users/me/%69tems/", None, ""),
-        (b"/users/me/items/", "/elsewhere", ""),
-        (b"/api/users/me/", "/api/users/me/", "/api"),
-        (b"/users/me/", None, "/api"),
-        (b"/docs/", None, ""),
-    ],
-)
+@pytest.mark.parametrize(("raw", "path", "root"), PLAIN_PATHS)
 async def test_the_short_way_answers_as_any_other_server_gets_answered(
     monkeypatch: pytest.MonkeyPatch,
     headers: str,
