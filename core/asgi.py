@@ -120,9 +120,10 @@ def Guard(app: ASGIApp, render: Render, limit: int = MAX_BODY_BYTES) -> ASGIApp:
         if recording:
             # uvicorn's own request cycle: an HTTP request, whose header names uvicorn has
             # put in lower case (both of its protocols do). The common case, the short way,
-            # is decided here inline (a call would cost as much again): a GET or HEAD of one
-            # of the contract's own paths as written, at most one Host, of a valid form, no
-            # Content-Length or Transfer-Encoding, as _plain decides for any server.
+            # is decided here inline (a function call would be a good part of its cost): a
+            # GET or HEAD of one of the contract's own paths as written, at most one Host, of
+            # a valid form, no Content-Length or Transfer-Encoding, as _plain decides for any
+            # server.
             method = scope["method"]
             if (
                 (method == "GET" or method == "HEAD")
