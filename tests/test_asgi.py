@@ -672,8 +672,9 @@ async def test_the_short_way_answers_as_any_other_server_gets_answered(
         general.append(scope)
         return header_facts(scope)
 
-    scope = as_uvicorn_has_it(request_scope(raw, method, PLAIN_HEADERS[headers], path))
-    scope["root_path"] = root
+    scope = as_uvicorn_has_it(
+        {**request_scope(raw, method, PLAIN_HEADERS[headers], path), "root_path": root}
+    )
     monkeypatch.setattr(core.asgi, "_header_facts", noted)
     server_app, plain_app = Noting(), Noting()
     status, _ = await under_uvicorn(server_app, dict(scope))
