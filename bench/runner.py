@@ -254,6 +254,8 @@ class Runner:
             chosen = [s for s in o.scenarios if s in target.scenarios]
             total += 3.0  # launch and login
             total += sum(o.warmup + o.runs * o.seconds for s in chosen if s in READS)
+            if target.kind == "guard":  # its rounds side by side with bare (run_side_by_side)
+                total += sum(o.runs * o.seconds for s in chosen if s in READS)
             total += (o.warmup + 2 * o.runs * o.seconds) if "login" in chosen else 0
             total += (o.warmup + o.runs * o.seconds) if "mixed" in chosen else 0
             total += o.soak_requests / 2000 if "soak" in chosen else 0
@@ -341,6 +343,15 @@ class Runner:
                     results[target.name].notes += read.notes
                     if read.runs or read.failures:
                         results[target.name].scenarios[scenario] = read
+                for bare, guard in side_by_side_pairs(members):
+                    read = results[guard[0].name].scenarios.get(scenario)
+                    if read is None or not read.ok or not reads[bare[0].name].ok:
+                        continue
+                    try:
+                        read.side_by_side = self.run_side_by_side(scenario, bare, guard)
+                    except BENCH_ERRORS as exc:
+                        read.failures.append(f"side by side: {type(exc).__name__}: {exc}")
+                        self.note(f"[red]{guard[0].name} {scenario}: side by side: {exc}")
             for target, server, token in live.values():
                 result = results[target.name]
                 chosen = [s for s in self.options.scenarios if s in target.scenarios]
@@ -526,6 +537,64 @@ class Runner:
                 self.advance(o.seconds)
         return results
 
+    def run_side_by_side(
+        self,
+        scenario: str,
+        bare: tuple[Target, Server, str],
+        other: tuple[Target, Server, str],
+    ) -> list[tuple[float, float]]:
+        """`runs` rounds of `seconds` in which the bare endpoint's server and `other`'s serve
+        at once, both on the server CPU(s), each under its own wrk: (bare's CPU µs per request,
+        other's) for each round. Taken in turn, two runs of one server here differ by 5-10%
+        (the machine's speed moves with its neighbours'); side by side, both see the same
+        machine, and each one's CPU time per request holds however the CPU was shared."""
+        o, path = self.options, PATHS[scenario]
+        pair = (bare[1], other[1])
+        commands = [
+            self._wrk(
+                server.url + path,
+                "read",
+                seconds=o.seconds,
+                connections=o.connections,
+                headers=[f"Authorization: Bearer {token}"],
+            )
+            for _, server, token in (bare, other)
+        ]
+        rounds = []
+        for index in range(o.runs):
+            self.step(
+                f"{pair[0].name} and {pair[1].name} side by side: GET {path} "
+                f"run {index + 1}/{o.runs}"
+            )
+            cpu_before = [server.cpu_seconds() for server in pair]
+            runs = self._execute_together(commands)
+            cpu = [
+                server.cpu_seconds() - before
+                for server, before in zip(pair, cpu_before, strict=True)
+            ]
+            for server, run in zip(pair, runs, strict=True):
+                failures = read_failures(run, f"side by side, run {index + 1}")
+                if failures or not run.requests:
+                    raise ValueError(f"{server.name}: {'; '.join(failures) or 'no requests'}")
+            rounds.append((cpu[0] * 1e6 / runs[0].requests, cpu[1] * 1e6 / runs[1].requests))
+            self.advance(o.seconds)
+        return rounds
+
+    @staticmethod
+    def _execute_together(commands: Sequence[list[str]]) -> list[wrk.WrkRun]:
+        """The wrk commands at once; each one's parsed run."""
+        started = [
+            subprocess.Popen(  # noqa: S603 (wrk, argv built by wrk.command)
+                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            for command in commands
+        ]
+        outputs = [(process, *process.communicate()) for process in started]
+        for (process, out, err), command in zip(outputs, commands, strict=True):
+            if process.returncode != 0:
+                raise subprocess.SubprocessError(f"{' '.join(command)}: {err or out}")
+        return [wrk.parse(out) for _, out, _ in outputs]
+
     def _lead(self, load: LoginLoad, server: Server) -> None:
         """Let the login load reach its steady state: every client has finished a login and
         at least the warm-up time has passed, so a window cut now starts mid-stream."""
@@ -633,6 +702,20 @@ class Runner:
         for failure in soak.failures:
             self.note(f"[red]{server.name} soak: {failure}")
         return soak
+
+
+def side_by_side_pairs(
+    members: Sequence[tuple[Target, Server, str]],
+) -> list[tuple[tuple[Target, Server, str], tuple[Target, Server, str]]]:
+    """(bare endpoint, the same inside Guard) of each framework among `members`: the one
+    comparison whose rule (bare + Guard >= 0.95x bare) is finer than runs taken in turn can
+    tell on a noisy machine, so it is measured side by side as well."""
+    bare = {m[0].framework: m for m in members if m[0].kind == "bare"}
+    return [
+        (bare[m[0].framework], m)
+        for m in members
+        if m[0].kind == "guard" and m[0].framework in bare
+    ]
 
 
 def redact(command: Sequence[str], token: str) -> list[str]:

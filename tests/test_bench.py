@@ -43,6 +43,7 @@ from bench.runner import (
     parse_cpus,
     read_failures,
     redact,
+    side_by_side_pairs,
 )
 from core import registry
 from core.settings import Settings
@@ -369,6 +370,57 @@ def test_evaluate_computes_every_ratio_and_target() -> None:
     assert targets["bare-fastapi"].failed
 
 
+def test_the_guard_goal_is_judged_side_by_side_where_it_was_measured() -> None:
+    targets = fixture_targets()
+    # Taken in turn, guard-fastapi reads at 0.90x bare's requests/s: not met by that alone.
+    targets["guard-fastapi"] = target("guard-fastapi", "guard", reads_at(3_600.0))
+    _, goals = evaluate(targets)
+    in_turn = goal_of(goals, "guard-vs-bare", "items")
+    assert (in_turn.met, in_turn.observed) == (False, "0.90x")
+    assert in_turn.rule == "bare + Guard >= 0.95x bare"
+    # Side by side, bare's CPU µs per request over guard's, round by round, median: 0.97x.
+    items = targets["guard-fastapi"].scenarios["items"]
+    items.side_by_side = [(50.0, 52.0), (48.0, 49.0), (51.0, 60.0)]
+    assert items.side_by_side_ratio() == analysis.Spread(50 / 52, 51 / 60, 48 / 49)
+    _, goals = evaluate(targets)
+    judged = goal_of(goals, "guard-vs-bare", "items")
+    assert judged.met is True
+    assert judged.observed == "0.96x (in turn: 0.90x req/s)"
+    assert judged.rule == "bare + Guard >= 0.95x bare, CPU per request side by side"
+    # The other paths, without rounds side by side, are still judged in turn.
+    assert goal_of(goals, "guard-vs-bare", "me").observed == "0.90x"
+    # Side by side decides, whichever way: 0.93x is not met, even where in turn said 1.00x.
+    targets["guard-fastapi"] = target("guard-fastapi", "guard", reads_at(4_000.0))
+    targets["guard-fastapi"].scenarios["me"].side_by_side = [(40.0, 43.0)]
+    _, goals = evaluate(targets)
+    assert goal_of(goals, "guard-vs-bare", "me").met is False
+    assert goal_of(goals, "guard-vs-bare", "me").observed == "0.93x (in turn: 1.00x req/s)"
+    # The rounds are in the report, each with both figures, and their ratio.
+    written = targets["guard-fastapi"].scenarios["me"].as_dict()
+    assert written["side_by_side"] == [
+        {"bare_cpu_us_per_request": 40.0, "cpu_us_per_request": 43.0}
+    ]
+    assert written["side_by_side_ratio"]["median"] == pytest.approx(40 / 43)
+    assert "side_by_side" not in targets["bare-fastapi"].scenarios["me"].as_dict()
+
+
+def reads_at(rps: float) -> dict[str, list[float]]:
+    return {scenario: [rps] for scenario in analysis.READS}
+
+
+def test_side_by_side_pairs_each_guard_with_its_own_bare_endpoint() -> None:
+    by_name = {t.name: t for t in all_targets()}
+    members = [
+        (by_name[name], object(), "token")
+        for name in ("bare-fastapi", "guard-fastapi", "fastapi", "guard-litestar", "bare-flask")
+    ]
+    pairs = side_by_side_pairs(members)  # type: ignore[arg-type]
+    # guard-litestar has no bare-litestar among them; bare-flask no guard-flask.
+    assert [(bare[0].name, other[0].name) for bare, other in pairs] == [
+        ("bare-fastapi", "guard-fastapi")
+    ]
+
+
 def test_the_cost_ladder_in_us_per_request() -> None:
     """Each rung in wall µs (1e6 / req/s) and server CPU µs per request; each step's cost; the
     Guard goal is bare + Guard >= 0.95x bare."""
@@ -632,6 +684,20 @@ def test_bench_smoke_run(tmp_path: Path) -> None:
             assert rungs[rung]["cpu_us_per_request"] > 0, (rung, scenario)
         assert set(ladders[first, scenario]["deltas"]) == {n for n, _, _ in analysis.STEPS}
     assert data["targets"][first]["scenarios"]["items"]["cpu_us_per_request"]["median"] > 0
+    # Guard beside bare, both up at once: each round's CPU µs per request of both, and the goal
+    # judged on their ratio.
+    for scenario in analysis.READS:
+        guard = data["targets"][f"guard-{first}"]["scenarios"][scenario]
+        assert len(guard["side_by_side"]) == data["meta"]["options"]["runs"], scenario
+        for round_ in guard["side_by_side"]:
+            assert round_["bare_cpu_us_per_request"] > 0
+            assert round_["cpu_us_per_request"] > 0
+        assert guard["side_by_side_ratio"]["median"] > 0
+        goal = next(
+            g for g in data["goals"] if g["id"] == "guard-vs-bare" and g["scenario"] == scenario
+        )
+        assert goal["rule"].endswith("CPU per request side by side"), goal
+        assert goal["observed"].startswith(f"{guard['side_by_side_ratio']['median']:.2f}x (in turn")
 
 
 def test_guardcost_measures_guard_in_process() -> None:
