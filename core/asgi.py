@@ -114,9 +114,19 @@ def Guard(app: ASGIApp, render: Render, limit: int = MAX_BODY_BYTES) -> ASGIApp:
     other `send` (another server, or a framework's middleware around Guard) `_plain` decides
     it for any case of header names, and a plain function around `send` notes the start."""
 
+    # What the short way reads on every request, bound here: closure cells of this one
+    # coroutine function, read directly, rather than names looked up in the module's and the
+    # builtins' dicts on every request.
+    recording_sends, exact_raw, valid_hosts, attribute = (
+        _RECORDING_SENDS,
+        _EXACT_RAW,
+        _VALID_HOSTS,
+        getattr,
+    )
+
     async def guard(scope: Scope, receive: Receive, send: Send) -> None:
         # The server's `send` records whether the answer has started (_RECORDING_SENDS).
-        recording = getattr(send, "__func__", None) in _RECORDING_SENDS
+        recording = attribute(send, "__func__", None) in recording_sends
         if recording:
             # uvicorn's own request cycle: an HTTP request, whose header names uvicorn has
             # put in lower case (both of its protocols do). The common case, the short way,
@@ -127,7 +137,7 @@ def Guard(app: ASGIApp, render: Render, limit: int = MAX_BODY_BYTES) -> ASGIApp:
             method = scope["method"]
             if (
                 (method == "GET" or method == "HEAD")
-                and _EXACT_RAW.get(scope["raw_path"]) == scope["path"]
+                and exact_raw.get(scope["raw_path"]) == scope["path"]
                 and not scope["root_path"]
             ):
                 host = None
@@ -139,7 +149,7 @@ def Guard(app: ASGIApp, render: Render, limit: int = MAX_BODY_BYTES) -> ASGIApp:
                     elif name == b"content-length" or name == b"transfer-encoding":
                         break  # a body's framing
                 else:
-                    if host is None or host in _VALID_HOSTS or _valid_host_value(host):
+                    if host is None or host in valid_hosts or _valid_host_value(host):
                         # The framework gets the request as it came, and the server's
                         # record says whether a fault can still be answered.
                         try:
