@@ -10,7 +10,9 @@ token; logins alone at capacity; reads while other clients log in; per implement
 over thousands of distinct tokens, cold start and peak RSS. Every response is checked; a
 non-2xx answer to a read fails the run (the documented way's other JSON is noted). Reads report
 req/s, µs per request and the server's CPU µs per request (/proc); each ladder the µs each step
-adds. Writes reports/bench.json and reports/bench.md (--smoke: reports/bench-smoke.*).
+adds. Each guard-<name> also runs side by side with bare-<name> (both servers up at once on the
+server CPU, each under its own wrk), whose CPU µs per request judge the guard-vs-bare target.
+Writes reports/bench.json and reports/bench.md (--smoke: reports/bench-smoke.*).
 
 Load comes from wrk (Debian package), pinned to its own CPU; without wrk, one line and exit 2.
 """
