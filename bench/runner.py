@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -254,8 +255,8 @@ class Runner:
             chosen = [s for s in o.scenarios if s in target.scenarios]
             total += 3.0  # launch and login
             total += sum(o.warmup + o.runs * o.seconds for s in chosen if s in READS)
-            if target.kind == "guard":  # its rounds side by side with bare (run_side_by_side)
-                total += sum(o.runs * o.seconds for s in chosen if s in READS)
+            if target.kind == "guard":  # its rounds side by side (run_side_by_side)
+                total += 3.0 + sum(o.warmup + o.runs * o.seconds for s in chosen if s in READS)
             total += (o.warmup + 2 * o.runs * o.seconds) if "login" in chosen else 0
             total += (o.warmup + o.runs * o.seconds) if "mixed" in chosen else 0
             total += o.soak_requests / 2000 if "soak" in chosen else 0
@@ -328,6 +329,9 @@ class Runner:
                 except BENCH_ERRORS as exc:
                     self._failed(result, exc)
                 self.advance(3.0)
+            #: Each framework's bare endpoint with the core loaded (_loaded), started when first
+            #: needed.
+            loaded: dict[str, tuple[Target, Server, str]] = {}
             for scenario in (s for s in self.options.scenarios if s in READS):
                 members = [m for m in live.values() if scenario in m[0].scenarios]
                 foreign = frozenset(m[0].name for m in members if m[0].foreign)
@@ -348,7 +352,9 @@ class Runner:
                     if read is None or not read.ok or not reads[bare[0].name].ok:
                         continue
                     try:
-                        read.side_by_side = self.run_side_by_side(scenario, bare, guard)
+                        control = self._loaded(stack, loaded, bare)
+                        read.side_by_side_with = control[0].name
+                        read.side_by_side = self.run_side_by_side(scenario, control, guard)
                     except BENCH_ERRORS as exc:
                         read.failures.append(f"side by side: {type(exc).__name__}: {exc}")
                         self.note(f"[red]{guard[0].name} {scenario}: side by side: {exc}")
@@ -537,6 +543,28 @@ class Runner:
                 self.advance(o.seconds)
         return results
 
+    def _loaded(
+        self,
+        stack: contextlib.ExitStack,
+        loaded: dict[str, tuple[Target, Server, str]],
+        bare: tuple[Target, Server, str],
+    ) -> tuple[Target, Server, str]:
+        """The control Guard is measured against: bare's endpoint, unwrapped, in a process that
+        has loaded the core and built its Arena as the guard rung's has (bench.rungs.loaded),
+        so that only Guard's own code differs; bare itself loads no core, which every
+        implementation loads with or without Guard. Started once per group."""
+        target = bare[0]
+        assert target.framework is not None
+        if target.framework not in loaded:
+            control = dataclasses.replace(
+                target, name=f"loaded-{target.framework}", kind="loaded",
+                app=rungs.loaded_path(target.framework),
+            )  # fmt: skip
+            self.step(f"{control.name}: starting")
+            server = stack.enter_context(self._launch(control))
+            loaded[target.framework] = (control, server, bare[2])
+        return loaded[target.framework]
+
     def run_side_by_side(
         self,
         scenario: str,
@@ -560,6 +588,16 @@ class Runner:
             )
             for _, server, token in (bare, other)
         ]
+        if o.warmup:
+            self.step(f"{pair[0].name} and {pair[1].name} side by side: GET {path} warm-up")
+            warm = [
+                self._wrk(
+                    server.url + path, "read", seconds=o.warmup, connections=o.connections,
+                    headers=[f"Authorization: Bearer {token}"],
+                )
+                for _, server, token in (bare, other)
+            ]  # fmt: skip
+            self._execute_together(warm)
         rounds = []
         for index in range(o.runs):
             self.step(
