@@ -568,44 +568,37 @@ class Runner:
     def run_side_by_side(
         self,
         scenario: str,
-        bare: tuple[Target, Server, str],
+        control: tuple[Target, Server, str],
         other: tuple[Target, Server, str],
     ) -> list[tuple[float, float]]:
-        """`runs` rounds of `seconds` in which the bare endpoint's server and `other`'s serve
-        at once, both on the server CPU(s), each under its own wrk: (bare's CPU µs per request,
-        other's) for each round. Taken in turn, two runs of one server here differ by 5-10%
-        (the machine's speed moves with its neighbours'); side by side, both see the same
-        machine, and each one's CPU time per request holds however the CPU was shared."""
+        """A warm-up, then `runs` rounds of `seconds`, in which the control's server and
+        `other`'s serve at once, both on the server CPU(s), each under its own wrk: (the
+        control's CPU µs per request, other's) for each round. Taken in turn, two runs of one
+        server here differ by up to 15% (the machine's speed moves with its neighbours'); side
+        by side, both see the same machine, and each one's CPU time per request holds however
+        the CPU was shared."""
         o, path = self.options, PATHS[scenario]
-        pair = (bare[1], other[1])
-        commands = [
-            self._wrk(
-                server.url + path,
-                "read",
-                seconds=o.seconds,
-                connections=o.connections,
-                headers=[f"Authorization: Bearer {token}"],
-            )
-            for _, server, token in (bare, other)
-        ]
-        if o.warmup:
-            self.step(f"{pair[0].name} and {pair[1].name} side by side: GET {path} warm-up")
-            warm = [
+        pair = (control[1], other[1])
+
+        def commands(seconds: int) -> list[list[str]]:
+            return [
                 self._wrk(
-                    server.url + path, "read", seconds=o.warmup, connections=o.connections,
+                    server.url + path, "read", seconds=seconds, connections=o.connections,
                     headers=[f"Authorization: Bearer {token}"],
                 )
-                for _, server, token in (bare, other)
+                for _, server, token in (control, other)
             ]  # fmt: skip
-            self._execute_together(warm)
+
+        label = f"{pair[0].name} and {pair[1].name} side by side: GET {path}"
+        if o.warmup:
+            self.step(f"{label} warm-up")
+            self._execute_together(commands(o.warmup))
+        measured = commands(o.seconds)
         rounds = []
         for index in range(o.runs):
-            self.step(
-                f"{pair[0].name} and {pair[1].name} side by side: GET {path} "
-                f"run {index + 1}/{o.runs}"
-            )
+            self.step(f"{label} run {index + 1}/{o.runs}")
             cpu_before = [server.cpu_seconds() for server in pair]
-            runs = self._execute_together(commands)
+            runs = self._execute_together(measured)
             cpu = [
                 server.cpu_seconds() - before
                 for server, before in zip(pair, cpu_before, strict=True)
@@ -747,7 +740,8 @@ def side_by_side_pairs(
 ) -> list[tuple[tuple[Target, Server, str], tuple[Target, Server, str]]]:
     """(bare endpoint, the same inside Guard) of each framework among `members`: the one
     comparison whose rule (bare + Guard >= 0.95x bare) is finer than runs taken in turn can
-    tell on a noisy machine, so it is measured side by side as well."""
+    tell on a noisy machine, so Guard is also measured side by side (against bare's control,
+    Runner._loaded)."""
     bare = {m[0].framework: m for m in members if m[0].kind == "bare"}
     return [
         (bare[m[0].framework], m)
